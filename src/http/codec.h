@@ -1,0 +1,161 @@
+#pragma once
+// HTTP/1.1 message codec (RFC 9110/9112), written for pier: zero-copy (heads and
+// body pieces are string_views into the caller's buffer), incremental (call
+// again with more bytes), and strict: anything that could let two parsers
+// disagree about where a message ends is rejected, so request smuggling is
+// impossible by construction.
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace pier::http {
+
+struct Header {
+  std::string_view name;
+  std::string_view value;  // leading/trailing OWS removed
+};
+
+enum class Version : uint8_t { kHttp10, kHttp11 };
+
+// How the body that follows a head is delimited.
+enum class BodyKind : uint8_t {
+  kNone,           // no body at all
+  kContentLength,  // exactly content_length bytes
+  kChunked,        // chunked transfer coding, then trailers
+  kUntilClose,     // (responses only) until the upstream closes
+};
+
+struct ParseLimits {
+  uint32_t max_head_bytes = 64 * 1024;  // request/status line + headers; over: 431
+  uint32_t max_headers = 100;           // over: 431
+  uint32_t max_chunk_extension_bytes = 256;
+  uint32_t max_trailer_bytes = 16 * 1024;
+};
+
+// Why a message was rejected. `status` is what a server answers (400, 413, 431,
+// 501, 505); the proxy maps response-side failures to 502.
+struct ParseFailure {
+  int status = 400;
+  std::string_view reason;  // static text, e.g. "content-length with transfer-encoding"
+};
+
+enum class ParseStatus : uint8_t { kIncomplete, kComplete, kError };
+
+struct RequestHead {
+  std::string_view method;
+  std::string_view target;  // request-target as sent
+  Version version = Version::kHttp11;
+  std::vector<Header> headers;
+  BodyKind body = BodyKind::kNone;
+  uint64_t content_length = 0;
+  std::string_view host;  // the Host header's value ("" when absent, only allowed in HTTP/1.0)
+  bool keep_alive = true;        // from version and Connection
+  bool expect_continue = false;  // Expect: 100-continue
+  bool upgrade = false;          // Connection: upgrade and an Upgrade header (or CONNECT)
+  size_t head_bytes = 0;         // bytes of the head including the final CRLF
+
+  // Path and query split of `target` (origin-form); for absolute-form the
+  // scheme and authority are skipped.
+  std::string_view path() const;
+  std::string_view query() const;  // without '?'; empty when none
+};
+
+struct ResponseHead {
+  Version version = Version::kHttp11;
+  int status = 0;
+  std::string_view reason;
+  std::vector<Header> headers;
+  BodyKind body = BodyKind::kNone;
+  uint64_t content_length = 0;
+  bool keep_alive = true;
+  size_t head_bytes = 0;
+};
+
+// Parses one request head. Keep one parser per connection; after kComplete
+// or kError call reset() before the next message.
+class RequestParser {
+ public:
+  explicit RequestParser(const ParseLimits& limits) : limits_(limits) {}
+  // `data` holds every unconsumed byte from the start of the message. Returns
+  // kComplete with `out` filled (views into `data`), kIncomplete (call again
+  // with more), or kError with failure() set.
+  ParseStatus parse(std::string_view data, RequestHead& out);
+  const ParseFailure& failure() const { return failure_; }
+  void reset() { scanned_ = 0; }
+
+ private:
+  ParseLimits limits_;
+  size_t scanned_ = 0;  // bytes already searched for the end of the head
+  ParseFailure failure_;
+};
+
+class ResponseParser {
+ public:
+  explicit ResponseParser(const ParseLimits& limits) : limits_(limits) {}
+  // `request_method` decides framing (HEAD and CONNECT responses have no body).
+  ParseStatus parse(std::string_view data, std::string_view request_method, ResponseHead& out);
+  const ParseFailure& failure() const { return failure_; }
+  void reset() { scanned_ = 0; }
+
+ private:
+  ParseLimits limits_;
+  size_t scanned_ = 0;
+  ParseFailure failure_;
+};
+
+// Receives a decoded body. Views are valid only during the call.
+class BodySink {
+ public:
+  virtual ~BodySink() = default;
+  virtual void onBodyData(std::string_view data) = 0;
+  // Called once for chunked bodies, possibly with no trailers, before done.
+  virtual void onTrailers(std::span<const Header> trailers) = 0;
+};
+
+// Decodes one message body incrementally.
+class BodyDecoder {
+ public:
+  BodyDecoder() = default;
+  void start(BodyKind kind, uint64_t content_length, const ParseLimits& limits);
+
+  struct Result {
+    size_t consumed = 0;  // bytes of `data` used; the rest belongs to what follows
+    bool done = false;    // the body (and trailers) ended
+    bool error = false;   // see failure()
+  };
+  // Consumes as much of `data` as it can, calling the sink for body bytes.
+  // Partial chunk-size or trailer lines are left unconsumed until complete.
+  Result decode(std::string_view data, BodySink& sink);
+  // For kUntilClose: the peer closed, so the body is complete.
+  bool finishOnClose() const { return kind_ == BodyKind::kUntilClose; }
+  const ParseFailure& failure() const { return failure_; }
+  BodyKind kind() const { return kind_; }
+  uint64_t bodyBytes() const { return body_bytes_; }
+
+ private:
+  enum class State : uint8_t { kSize, kData, kDataCrlf, kTrailers, kDone };
+  BodyKind kind_ = BodyKind::kNone;
+  State state_ = State::kDone;
+  uint64_t remaining_ = 0;
+  uint64_t body_bytes_ = 0;
+  ParseLimits limits_;
+  ParseFailure failure_;
+};
+
+// --- helpers shared by the codec and the proxy -------------------------------
+
+bool iequals(std::string_view a, std::string_view b);
+// True for hop-by-hop headers (RFC 9110 7.6.1) that a proxy must not forward.
+bool isHopByHop(std::string_view name);
+// True if the comma-separated `list` contains `token` (case-insensitive).
+bool headerHasToken(std::string_view list, std::string_view token);
+const Header* findHeader(std::span<const Header> headers, std::string_view name);
+std::string_view reasonPhrase(int status);
+
+// Appends "<hex size>\r\n" / "\r\n" / "0\r\n" + trailers + "\r\n".
+void appendChunkHeader(std::string& out, size_t size);
+void appendLastChunk(std::string& out, std::span<const Header> trailers);
+
+}  // namespace pier::http
