@@ -1,0 +1,133 @@
+#pragma once
+// One downstream HTTP/1.1 connection and the request in flight on it.
+//
+// HTTP/1 allows one outstanding request per connection, so the connection
+// object is also the stream: it parses a request, routes it, sends it to an
+// upstream connection taken from the worker's pool, streams both bodies with
+// back-pressure, and then parses the next (pipelined) request.
+#include <memory>
+#include <string>
+
+#include "src/common/buffer.h"
+#include "src/event/loop.h"
+#include "src/http/codec.h"
+#include "src/net/socket.h"
+#include "src/proxy/snapshot.h"
+#include "src/proxy/upstream_connection.h"
+#include "src/upstream/load_balancer.h"
+
+namespace pier::proxy {
+
+class Worker;
+struct ClusterState;
+
+class HttpConnection final : public event::IoHandler, public event::Deletable, public UpstreamUser {
+ public:
+  HttpConnection(Worker& worker, net::Fd fd, const net::Address& peer, std::shared_ptr<const Snapshot> snapshot,
+                 const ListenerInfo& listener);
+  ~HttpConnection() override;
+
+  void start();
+  // Shutdown: close now if idle, otherwise after the current response.
+  void drain();
+
+  // event::IoHandler
+  void onIoEvent(uint32_t events) override;
+  // UpstreamUser
+  void onUpstreamEvent(uint32_t events) override;
+
+ private:
+  enum class State { kHead, kProxy, kTunnel, kClosed };
+  class BodyWriter;
+
+  // downstream side
+  void readDownstream();
+  void processInput();
+  void onHeadParsed();
+  void pumpRequestBody();
+  void flushDownstream();
+  void onDownstreamEof();
+  void armHeadTimer();
+
+  // routing and local answers
+  void routeRequest();
+  void localReply(int status, std::string_view body, std::string_view content_type = "text/plain",
+                  std::string_view extra_headers = {});
+  void redirect(const config::Route& route);
+
+  // upstream side
+  void pickAndConnect();
+  void attach(std::unique_ptr<UpstreamConnection> connection);
+  void onUpstreamConnected();
+  void onConnectFailure(const char* why);
+  void flushUpstream();
+  void readUpstream();
+  void processUpstreamInput();
+  void onUpstreamEof();
+  void upstreamFailed(int status, const char* why);
+  void writeResponseHead();
+  void startTunnel();
+  void finishResponse(bool upstream_reusable);
+  void releaseUpstream(bool reusable);
+  bool canRetryOnFreshConnection() const;
+
+  void finishRequest();
+  void closeConnection();
+  void writeAccessLog();
+
+  Worker& worker_;
+  net::Fd fd_;
+  net::Address peer_;
+  std::string peer_ip_;
+  std::shared_ptr<const Snapshot> snapshot_;
+  const ListenerInfo* listener_;
+  State state_ = State::kHead;
+
+  Buffer in_;
+  Buffer out_;
+  http::RequestParser parser_;
+  http::RequestHead head_;
+  event::Timer timer_;       // idle, header, or body-stall timeout
+  event::Timer up_timer_;    // connect or response timeout
+  bool read_paused_ = false;
+  bool peer_closed_ = false;
+  bool close_after_flush_ = false;
+  uint64_t requests_ = 0;
+
+  // the request in flight
+  MonoTime start_;
+  std::string method_;
+  std::string path_;
+  std::string host_header_;
+  std::string request_id_;
+  std::string upstream_head_;  // kept for retries on a fresh connection
+  http::Version version_ = http::Version::kHttp11;
+  bool keep_alive_ = true;
+  bool close_after_response_ = false;
+  const config::Route* route_ = nullptr;
+  http::BodyDecoder req_decoder_;
+  bool req_body_done_ = true;
+  bool req_has_body_ = false;
+  bool upgrade_ = false;
+  uint64_t bytes_in_ = 0;
+  uint64_t bytes_out_ = 0;
+  int status_ = 0;
+
+  // upstream
+  std::shared_ptr<ClusterState> cluster_;
+  int host_ = -1;  // index of the chosen endpoint in the cluster
+  upstream::PickContext pick_context_;
+  int attempts_ = 0;
+  std::unique_ptr<UpstreamConnection> upstream_;
+  Buffer up_out_;
+  bool up_written_ = false;  // some request bytes reached the upstream socket
+  bool upstream_read_paused_ = false;
+  http::ResponseParser resp_parser_;
+  http::ResponseHead resp_head_;
+  bool resp_head_done_ = false;
+  http::BodyDecoder resp_decoder_;
+  bool resp_chunked_out_ = false;
+  MonoTime upstream_start_;
+};
+
+}  // namespace pier::proxy

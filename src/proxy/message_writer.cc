@@ -1,0 +1,188 @@
+#include "src/proxy/message_writer.h"
+
+#include <fmt/format.h>
+
+#include <vector>
+
+namespace pier::proxy {
+namespace {
+
+// True if `name` appears in the Connection header's token list (those headers
+// are hop-by-hop too, RFC 9110 7.6.1).
+bool namedByConnection(std::span<const http::Header> headers, std::string_view name) {
+  for (const auto& h : headers) {
+    if (http::iequals(h.name, "connection") && http::headerHasToken(h.value, name)) {
+      return true;
+    }
+  }
+  return false;
+}
+
+bool listed(const std::vector<std::string>& names, std::string_view name) {
+  for (const auto& n : names) {
+    if (http::iequals(n, name)) {
+      return true;
+    }
+  }
+  return false;
+}
+
+bool replacedBy(const std::vector<config::HeaderToAdd>& adds, std::string_view name) {
+  for (const auto& a : adds) {
+    if (!a.append && http::iequals(a.name, name)) {
+      return true;
+    }
+  }
+  return false;
+}
+
+template <typename Out>
+void appendHeader(Out& out, std::string_view name, std::string_view value) {
+  out.append(name);
+  out.append(": ");
+  out.append(value);
+  out.append("\r\n");
+}
+
+}  // namespace
+
+void writeUpstreamRequestHead(std::string& out, const UpstreamRequest& r) {
+  const auto& head = *r.head;
+  const auto& fwd = *r.forwarding;
+  const config::Route* route = r.route;
+  out.clear();
+  out.append(head.method);
+  out.push_back(' ');
+  out.append(r.path_and_query);
+  out.append(" HTTP/1.1\r\n");
+  appendHeader(out, "host", r.host);
+
+  std::string xff;
+  bool has_connection_header = false;
+  for (const auto& h : head.headers) {
+    if (http::iequals(h.name, "connection")) {
+      has_connection_header = true;
+    }
+  }
+  for (const auto& h : head.headers) {
+    std::string_view n = h.name;
+    if (http::isHopByHop(n) || http::iequals(n, "host") || http::iequals(n, "content-length") ||
+        http::iequals(n, "expect")) {
+      continue;
+    }
+    if (has_connection_header && namedByConnection(head.headers, n)) {
+      continue;
+    }
+    if (fwd.x_forwarded_for && http::iequals(n, "x-forwarded-for")) {
+      if (!xff.empty()) {
+        xff.append(", ");
+      }
+      xff.append(h.value);
+      continue;
+    }
+    if (fwd.x_forwarded_proto && http::iequals(n, "x-forwarded-proto")) {
+      continue;
+    }
+    if (route != nullptr &&
+        (listed(route->request_headers_to_remove, n) || replacedBy(route->request_headers_to_add, n))) {
+      continue;
+    }
+    appendHeader(out, n, h.value);
+  }
+  if (fwd.x_forwarded_for) {
+    if (!xff.empty()) {
+      xff.append(", ");
+    }
+    xff.append(r.client_ip);
+    appendHeader(out, "x-forwarded-for", xff);
+  }
+  if (fwd.x_forwarded_proto) {
+    appendHeader(out, "x-forwarded-proto", "http");
+  }
+  if (!r.request_id.empty() && !fwd.request_id_header.empty() &&
+      http::findHeader(head.headers, fwd.request_id_header) == nullptr) {
+    appendHeader(out, fwd.request_id_header, r.request_id);
+  }
+  if (fwd.via) {
+    appendHeader(out, "via", head.version == http::Version::kHttp10 ? "1.0 pier" : "1.1 pier");
+  }
+  if (route != nullptr) {
+    for (const auto& a : route->request_headers_to_add) {
+      appendHeader(out, a.name, a.value);
+    }
+  }
+  if (head.body == http::BodyKind::kChunked) {
+    out.append("transfer-encoding: chunked\r\n");
+  } else if (head.body == http::BodyKind::kContentLength) {
+    out.append(fmt::format("content-length: {}\r\n", head.content_length));
+  } else if (head.method == "POST" || head.method == "PUT" || head.method == "PATCH") {
+    out.append("content-length: 0\r\n");
+  }
+  if (head.upgrade && head.method != "CONNECT") {
+    if (const auto* up = http::findHeader(head.headers, "upgrade")) {
+      appendHeader(out, "connection", "upgrade");
+      appendHeader(out, "upgrade", up->value);
+    }
+  }
+  out.append("\r\n");
+}
+
+void writeDownstreamResponseHead(Buffer& out, const DownstreamResponse& r) {
+  const auto& head = *r.head;
+  const config::Route* route = r.route;
+  char line[64];
+  auto reason = head.reason.empty() ? http::reasonPhrase(head.status) : head.reason;
+  auto* end = fmt::format_to_n(line, sizeof line, "HTTP/1.1 {} ", head.status).out;
+  out.append(std::string_view(line, static_cast<size_t>(end - line)));
+  out.append(reason);
+  out.append("\r\n");
+  bool has_connection_header = http::findHeader(head.headers, "connection") != nullptr;
+  bool upgrading = head.status == 101;
+  for (const auto& h : head.headers) {
+    std::string_view n = h.name;
+    if (http::isHopByHop(n)) {
+      continue;
+    }
+    if (r.framing != DownstreamFraming::kAsIs && http::iequals(n, "content-length")) {
+      continue;
+    }
+    if (has_connection_header && namedByConnection(head.headers, n)) {
+      continue;
+    }
+    if (route != nullptr &&
+        (listed(route->response_headers_to_remove, n) || replacedBy(route->response_headers_to_add, n))) {
+      continue;
+    }
+    appendHeader(out, n, h.value);
+  }
+  if (route != nullptr) {
+    for (const auto& a : route->response_headers_to_add) {
+      appendHeader(out, a.name, a.value);
+    }
+  }
+  if (head.body == http::BodyKind::kChunked && r.framing == DownstreamFraming::kAsIs) {
+    out.append("transfer-encoding: chunked\r\n");
+  } else if (r.framing == DownstreamFraming::kChunked) {
+    out.append("transfer-encoding: chunked\r\n");
+  }
+  if (upgrading) {
+    out.append("connection: upgrade\r\n");
+    if (const auto* up = http::findHeader(head.headers, "upgrade")) {
+      appendHeader(out, "upgrade", up->value);
+    }
+  } else if (r.close) {
+    out.append("connection: close\r\n");
+  } else if (r.client_http10) {
+    out.append("connection: keep-alive\r\n");
+  }
+  out.append("\r\n");
+}
+
+std::string makeRequestId(uint64_t a, uint64_t b) {
+  a = (a & 0xffffffffffff0fffULL) | 0x0000000000004000ULL;  // version 4
+  b = (b & 0x3fffffffffffffffULL) | 0x8000000000000000ULL;  // variant 10
+  return fmt::format("{:08x}-{:04x}-{:04x}-{:04x}-{:012x}", a >> 32, (a >> 16) & 0xffff, a & 0xffff, b >> 48,
+                     b & 0xffffffffffffULL);
+}
+
+}  // namespace pier::proxy

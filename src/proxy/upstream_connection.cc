@@ -1,0 +1,81 @@
+#include "src/proxy/upstream_connection.h"
+
+#include <sys/epoll.h>
+
+namespace pier::proxy {
+
+UpstreamConnection::UpstreamConnection(event::Loop& loop, net::Fd fd, EndpointPool& pool)
+    : loop_(loop), fd_(std::move(fd)), pool_(pool), idle_timer_(loop, [this] { pool_.onIdleEvent(*this); }) {
+  loop_.add(fd_.get(), *this, EPOLLIN | EPOLLOUT | EPOLLRDHUP);
+}
+
+UpstreamConnection::~UpstreamConnection() {
+  if (fd_.valid()) {
+    loop_.remove(fd_.get());
+  }
+}
+
+void UpstreamConnection::onIoEvent(uint32_t events) {
+  if (user_ != nullptr) {
+    user_->onUpstreamEvent(events);
+    return;
+  }
+  // Idle in the pool: anything but "writable" means the peer closed it or
+  // sent bytes nobody asked for; either way it can't be reused.
+  if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
+    pool_.onIdleEvent(*this);
+  }
+}
+
+EndpointPool::~EndpointPool() = default;
+
+std::unique_ptr<UpstreamConnection> EndpointPool::takeIdle() {
+  // Most recently used first: it is the least likely to have been closed.
+  while (!idle_.empty()) {
+    auto conn = std::move(idle_.back());
+    idle_.pop_back();
+    conn->idle_timer_.cancel();
+    return conn;
+  }
+  return nullptr;
+}
+
+Result<std::unique_ptr<UpstreamConnection>> EndpointPool::connect() {
+  auto fd = net::connectTcp(address_);
+  if (!fd) {
+    return Error{fd.error()};
+  }
+  return std::make_unique<UpstreamConnection>(loop_, std::move(fd.value()), *this);
+}
+
+void EndpointPool::release(std::unique_ptr<UpstreamConnection> connection, size_t max_idle, Duration idle_timeout) {
+  connection->user_ = nullptr;
+  if (idle_.size() >= max_idle || !connection->in_.empty()) {
+    discard(std::move(connection));
+    return;
+  }
+  connection->in_.shrinkIfEmpty();
+  UpstreamConnection& ref = *connection;
+  idle_.push_back(std::move(connection));
+  ref.idle_pos_ = std::prev(idle_.end());
+  if (idle_timeout > Duration::zero()) {
+    ref.idle_timer_.armAfter(idle_timeout);
+  }
+}
+
+void EndpointPool::discard(std::unique_ptr<UpstreamConnection> connection) {
+  connection->user_ = nullptr;
+  connection->idle_timer_.cancel();
+  loop_.remove(connection->fd());
+  connection->fd_.reset();
+  loop_.deferDelete(std::move(connection));
+}
+
+void EndpointPool::onIdleEvent(UpstreamConnection& connection) {
+  auto it = connection.idle_pos_;
+  auto owned = std::move(*it);
+  idle_.erase(it);
+  discard(std::move(owned));
+}
+
+}  // namespace pier::proxy

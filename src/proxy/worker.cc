@@ -1,0 +1,196 @@
+#include "src/proxy/worker.h"
+
+#include <sys/epoll.h>
+#include <sys/socket.h>
+
+#include <cerrno>
+
+#include "src/common/log.h"
+#include "src/proxy/http_connection.h"
+#include "src/stats/metrics.h"
+
+namespace pier::proxy {
+
+// Accepts connections on one listener's socket for this worker.
+class Worker::Acceptor final : public event::IoHandler, public event::Deletable {
+ public:
+  Acceptor(Worker& worker, ListenerSocket socket) : worker_(worker), socket_(std::move(socket)) {
+    worker_.loop_.add(socket_.fd, *this, EPOLLIN);
+  }
+  ~Acceptor() override { worker_.loop_.remove(socket_.fd); }
+  const ListenerSocket& socket() const { return socket_; }
+
+  void onIoEvent(uint32_t) override {
+    // Bounded so one busy listener can't starve the rest of the loop; with
+    // edge triggering we must then come back on our own.
+    for (int i = 0; i < 64; ++i) {
+      net::Address peer;
+      peer.length = sizeof peer.storage;
+      int fd = accept4(socket_.fd, reinterpret_cast<sockaddr*>(&peer.storage), &peer.length,
+                       SOCK_NONBLOCK | SOCK_CLOEXEC);
+      if (fd < 0) {
+        if (errno == EINTR || errno == ECONNABORTED) {
+          continue;
+        }
+        if (errno != EAGAIN && errno != EWOULDBLOCK) {
+          PIER_LOG_WARN("accept on {}: {}", socket_.address, std::strerror(errno));
+        }
+        return;
+      }
+      worker_.onAccepted(socket_.name, net::Fd(fd), peer);
+    }
+    worker_.loop_.post([this, alive = alive_] {
+      if (*alive) onIoEvent(EPOLLIN);
+    });
+  }
+
+ private:
+  Worker& worker_;
+  ListenerSocket socket_;
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+
+ public:
+  void kill() { *alive_ = false; }
+};
+
+Worker::Worker(size_t index) : index_(index), rng_(0x9e3779b97f4a7c15ULL * (index + 1)) {}
+
+Worker::~Worker() {
+  join();
+  for (auto* c : connections_) {
+    delete c;  // NOLINT: only reached after the loop has stopped
+  }
+}
+
+void Worker::start(std::shared_ptr<const Snapshot> snapshot, std::vector<ListenerSocket> sockets) {
+  thread_ = std::thread([this, snapshot = std::move(snapshot), sockets = std::move(sockets)]() mutable {
+    stats::setThreadShard(index_ + 1);
+    applyOnLoop(std::move(snapshot), std::move(sockets));
+    loop_.run();
+  });
+}
+
+void Worker::apply(std::shared_ptr<const Snapshot> snapshot, std::vector<ListenerSocket> sockets,
+                   std::function<void()> done) {
+  loop_.post([this, snapshot = std::move(snapshot), sockets = std::move(sockets), done = std::move(done)]() mutable {
+    applyOnLoop(std::move(snapshot), std::move(sockets));
+    done();
+  });
+}
+
+void Worker::applyOnLoop(std::shared_ptr<const Snapshot> snapshot, std::vector<ListenerSocket> sockets) {
+  snapshot_ = std::move(snapshot);
+  buildClusters();
+  if (draining_) {
+    return;
+  }
+  // Keep acceptors whose socket survives; drop the rest; add new ones.
+  std::vector<std::unique_ptr<Acceptor>> next;
+  for (auto& s : sockets) {
+    bool kept = false;
+    for (auto& a : acceptors_) {
+      if (a && a->socket().fd == s.fd) {
+        next.push_back(std::move(a));
+        kept = true;
+        break;
+      }
+    }
+    if (!kept) {
+      next.push_back(std::make_unique<Acceptor>(*this, s));
+    }
+  }
+  retireAcceptors();
+  acceptors_ = std::move(next);
+}
+
+void Worker::buildClusters() {
+  std::vector<std::shared_ptr<ClusterState>> clusters;
+  for (const auto& info : snapshot_->clusters()) {
+    auto state = std::make_shared<ClusterState>();
+    state->snapshot = snapshot_;
+    state->info = &info;
+    for (const auto& ep : info.endpoints) {
+      upstream::Host host;
+      host.address = ep.config;
+      // Endpoint weights come from the config entry with the same address.
+      for (const auto& ce : info.config->endpoints) {
+        if (ce.address.text() == ep.name) host.weight = ce.weight;
+      }
+      state->hosts.push_back(host);
+      auto& pool = pools_[ep.name];
+      if (!pool) {
+        pool = std::make_unique<EndpointPool>(loop_, ep.address);
+      }
+      state->pools.push_back(pool.get());
+    }
+    state->lb = upstream::makeLoadBalancer(info.config->lb, state->hosts, rng_());
+    clusters.push_back(std::move(state));
+  }
+  clusters_ = std::move(clusters);
+}
+
+void Worker::onAccepted(const std::string& listener_name, net::Fd fd, const net::Address& peer) {
+  const ListenerInfo* listener = nullptr;
+  for (const auto& l : snapshot_->listeners()) {
+    if (l.config->name == listener_name) {
+      listener = &l;
+    }
+  }
+  if (listener == nullptr || listener->config->protocol != config::Protocol::kHttp) {
+    return;  // fd closes
+  }
+  auto* conn = new HttpConnection(*this, std::move(fd), peer, snapshot_, *listener);  // NOLINT: owned by connections_
+  connections_.insert(conn);
+  conn->start();
+}
+
+void Worker::onConnectionClosed(HttpConnection& connection) {
+  connections_.erase(&connection);
+  loop_.deferDelete(std::unique_ptr<event::Deletable>(&connection));
+  if (draining_) {
+    maybeFinishDrain();
+  }
+}
+
+void Worker::drain(Duration timeout, std::function<void()> stopped_accepting) {
+  loop_.post([this, timeout, stopped_accepting = std::move(stopped_accepting)] {
+    draining_ = true;
+    retireAcceptors();
+    stopped_accepting();
+    drain_timer_ = std::make_unique<event::Timer>(loop_, [this] {
+      PIER_LOG_WARN("worker {}: drain timeout with {} connections open", index_, connections_.size());
+      loop_.stop();
+    });
+    drain_timer_->armAfter(timeout);
+    std::vector<HttpConnection*> open(connections_.begin(), connections_.end());
+    for (auto* c : open) {
+      c->drain();
+    }
+    maybeFinishDrain();
+  });
+}
+
+void Worker::retireAcceptors() {
+  // Deferred: an accept event for one of them may still be queued this iteration.
+  for (auto& a : acceptors_) {
+    if (a) {
+      a->kill();
+      loop_.deferDelete(std::move(a));
+    }
+  }
+  acceptors_.clear();
+}
+
+void Worker::maybeFinishDrain() {
+  if (connections_.empty()) {
+    loop_.stop();
+  }
+}
+
+void Worker::join() {
+  if (thread_.joinable()) {
+    thread_.join();
+  }
+}
+
+}  // namespace pier::proxy

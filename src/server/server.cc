@@ -1,0 +1,283 @@
+#include "src/server/server.h"
+
+#include <signal.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <map>
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "src/admin/admin_server.h"
+#include "src/common/log.h"
+#include "src/config/loader.h"
+#include "src/event/loop.h"
+#include "src/proxy/snapshot.h"
+#include "src/proxy/worker.h"
+#include "src/stats/metrics.h"
+
+namespace pier::server {
+namespace {
+
+size_t workerCount(const config::Config& cfg) {
+  size_t n = cfg.workers != 0 ? cfg.workers : std::max(1u, std::thread::hardware_concurrency());
+  return std::min<size_t>(n, stats::kMaxShards - 1);
+}
+
+// Listening sockets by listener address: one SO_REUSEPORT socket per worker.
+using SocketMap = std::map<std::string, std::vector<net::Fd>>;
+
+Status bindListeners(const proxy::Snapshot& snap, size_t workers, SocketMap& current, SocketMap& next) {
+  for (const auto& l : snap.listeners()) {
+    std::string key = l.address.text();
+    auto it = current.find(key);
+    if (it != current.end()) {
+      next[key] = std::move(it->second);
+      current.erase(it);
+      continue;
+    }
+    std::vector<net::Fd> fds;
+    for (size_t w = 0; w < workers; ++w) {
+      auto fd = net::listenTcp(l.address);
+      if (!fd) {
+        return Error{fmt::format("listener {}: {}", l.config->name, fd.error())};
+      }
+      fds.push_back(std::move(fd.value()));
+    }
+    next[key] = std::move(fds);
+  }
+  return {};
+}
+
+std::vector<proxy::ListenerSocket> socketsFor(const proxy::Snapshot& snap, const SocketMap& sockets, size_t worker) {
+  std::vector<proxy::ListenerSocket> out;
+  for (const auto& l : snap.listeners()) {
+    auto key = l.address.text();
+    out.push_back({l.config->name, key, sockets.at(key)[worker].get()});
+  }
+  return out;
+}
+
+class Server final : public admin::AdminSource, public event::IoHandler {
+ public:
+  explicit Server(RunOptions options) : options_(std::move(options)) {}
+
+  int run() {
+    auto cfg = config::loadFile(options_.config_path);
+    if (!cfg) {
+      PIER_LOG_ERROR("{}", cfg.error());
+      return 1;
+    }
+    applyLogLevel(cfg.value());
+    workers_count_ = workerCount(cfg.value());
+    auto snap = proxy::Snapshot::build(std::make_unique<config::Config>(std::move(cfg.value())));
+    if (!snap) {
+      PIER_LOG_ERROR("{}", snap.error());
+      return 1;
+    }
+    snapshot_ = snap.value();
+    SocketMap none;
+    if (auto s = bindListeners(*snapshot_, workers_count_, none, sockets_); !s) {
+      PIER_LOG_ERROR("{}", s.error());
+      return 1;
+    }
+    if (snapshot_->config().admin.enabled) {
+      auto addr = net::resolve(snapshot_->config().admin.address);
+      auto fd = addr ? net::listenTcp(addr.value(), 128) : Result<net::Fd>(Error{addr.error()});
+      if (!fd) {
+        PIER_LOG_ERROR("admin: {}", fd.error());
+        return 1;
+      }
+      admin_ = std::make_unique<admin::AdminServer>(loop_, std::move(fd.value()), *this);
+    }
+    if (!setupSignals()) {
+      return 1;
+    }
+    for (size_t w = 0; w < workers_count_; ++w) {
+      workers_.push_back(std::make_unique<proxy::Worker>(w));
+      workers_.back()->start(snapshot_, socketsFor(*snapshot_, sockets_, w));
+    }
+    ready_ = true;
+    PIER_LOG_INFO("pier started: {} listener(s), {} cluster(s), {} worker(s), config {}",
+                  snapshot_->listeners().size(), snapshot_->clusters().size(), workers_count_,
+                  options_.config_path);
+    loop_.run();
+    if (joiner_.joinable()) {
+      joiner_.join();
+    }
+    workers_.clear();
+    PIER_LOG_INFO("pier stopped");
+    return 0;
+  }
+
+  // admin::AdminSource
+  std::shared_ptr<const proxy::Snapshot> currentSnapshot() const override { return snapshot_; }
+  bool ready() const override { return ready_; }
+
+  // signals (event::IoHandler)
+  void onIoEvent(uint32_t) override {
+    signalfd_siginfo info;
+    while (read(signal_fd_, &info, sizeof info) == static_cast<ssize_t>(sizeof info)) {
+      if (info.ssi_signo == SIGHUP) {
+        reload();
+      } else if (info.ssi_signo == SIGTERM || info.ssi_signo == SIGINT) {
+        drain();
+      }
+    }
+  }
+
+ private:
+  void applyLogLevel(const config::Config& cfg) {
+    const std::string& level = options_.log_level.empty() ? cfg.log_level : options_.log_level;
+    if (!log::setLevel(level)) {
+      PIER_LOG_WARN("unknown log level '{}'", level);
+    }
+  }
+
+  bool setupSignals() {
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGHUP);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    signal_fd_ = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+    if (signal_fd_ < 0) {
+      PIER_LOG_ERROR("signalfd: {}", std::strerror(errno));
+      return false;
+    }
+    loop_.add(signal_fd_, *this, EPOLLIN);
+    return true;
+  }
+
+  void reload() {
+    if (draining_) {
+      return;
+    }
+    if (reloads_pending_ > 0) {
+      reload_again_ = true;  // one reload at a time; run the newest file after
+      return;
+    }
+    PIER_LOG_INFO("reloading {}", options_.config_path);
+    auto cfg = config::loadFile(options_.config_path);
+    if (!cfg) {
+      PIER_LOG_ERROR("reload rejected, keeping the running configuration: {}", cfg.error());
+      reload_failures_.add();
+      return;
+    }
+    if (workerCount(cfg.value()) != workers_count_) {
+      PIER_LOG_WARN("reload: a change of workers takes effect on restart; keeping {}", workers_count_);
+    }
+    applyLogLevel(cfg.value());
+    auto snap = proxy::Snapshot::build(std::make_unique<config::Config>(std::move(cfg.value())));
+    if (!snap) {
+      PIER_LOG_ERROR("reload rejected, keeping the running configuration: {}", snap.error());
+      reload_failures_.add();
+      return;
+    }
+    SocketMap current = std::move(sockets_);
+    SocketMap next;
+    if (auto s = bindListeners(*snap.value(), workers_count_, current, next); !s) {
+      PIER_LOG_ERROR("reload rejected, keeping the running configuration: {}", s.error());
+      reload_failures_.add();
+      // Put the kept sockets back where they were.
+      for (auto& [k, v] : next) {
+        if (!v.empty() && current.find(k) == current.end()) {
+          bool was_running = false;
+          for (const auto& l : snapshot_->listeners()) was_running |= l.address.text() == k;
+          if (was_running) current[k] = std::move(v);
+        }
+      }
+      sockets_ = std::move(current);
+      return;
+    }
+    sockets_ = std::move(next);
+    snapshot_ = snap.value();
+    // Sockets of removed listeners close once every worker has let go of them.
+    auto retired = std::make_shared<SocketMap>(std::move(current));
+    reloads_pending_ = static_cast<int>(workers_.size());
+    for (size_t w = 0; w < workers_.size(); ++w) {
+      workers_[w]->apply(snapshot_, socketsFor(*snapshot_, sockets_, w), [this, retired] {
+        loop_.post([this, retired] {
+          if (--reloads_pending_ == 0) {
+            retired->clear();
+            reloads_.add();
+            PIER_LOG_INFO("reload complete: {} listener(s), {} cluster(s)", snapshot_->listeners().size(),
+                          snapshot_->clusters().size());
+            if (reload_again_) {
+              reload_again_ = false;
+              reload();
+            }
+          }
+        });
+      });
+    }
+  }
+
+  void drain() {
+    if (draining_) {
+      return;
+    }
+    draining_ = true;
+    ready_ = false;
+    auto timeout = snapshot_->config().drain_timeout;
+    PIER_LOG_INFO("draining: no new connections, finishing requests in flight (up to {} ms)", timeout.count());
+    auto pending = std::make_shared<std::atomic<size_t>>(workers_.size());
+    for (auto& w : workers_) {
+      w->drain(timeout, [this, pending] {
+        if (--*pending == 0) {
+          // Every worker stopped accepting: closing the sockets makes the
+          // kernel refuse new connections instead of queueing them.
+          loop_.post([this] { sockets_.clear(); });
+        }
+      });
+    }
+    joiner_ = std::thread([this] {
+      for (auto& w : workers_) {
+        w->join();
+      }
+      loop_.stop();
+    });
+  }
+
+  RunOptions options_;
+  event::Loop loop_;
+  size_t workers_count_ = 1;
+  std::shared_ptr<const proxy::Snapshot> snapshot_;
+  SocketMap sockets_;
+  std::vector<std::unique_ptr<proxy::Worker>> workers_;
+  std::unique_ptr<admin::AdminServer> admin_;
+  std::thread joiner_;
+  int signal_fd_ = -1;
+  std::atomic<bool> ready_{false};
+  bool draining_ = false;
+  int reloads_pending_ = 0;
+  bool reload_again_ = false;
+  stats::Counter reloads_ = stats::Store::instance().counter("pier_config_reloads_total", {}, "Successful reloads.");
+  stats::Counter reload_failures_ =
+      stats::Store::instance().counter("pier_config_reload_failures_total", {}, "Rejected reloads.");
+};
+
+}  // namespace
+
+int run(const RunOptions& options) {
+  // Signals are taken from a signalfd on the control thread; block them before
+  // any thread starts so workers inherit the mask.
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGHUP);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+  stats::setThreadShard(0);
+  Server server(options);
+  return server.run();
+}
+
+}  // namespace pier::server
