@@ -862,17 +862,11 @@ void HttpConnection::finishResponse(bool upstream_reusable) {
 void HttpConnection::finishRequest() {
   auto now = worker_.loop().updateNow();
   listener_->request_duration.observeNanos((now - start_).count());
-  auto& store = stats::Store::instance();
-  store.counter("pier_listener_requests_total",
-                {{"listener", listener_->config->name}, {"status", std::to_string(status_)}},
-                "Requests answered, by status.")
-      .add();
+  listener_->requests->add(status_);
   if (route_ != nullptr) {
     auto it = listener_->routes.find(route_);
     if (it != listener_->routes.end()) {
-      auto labels = it->second.labels;
-      labels.emplace_back("status", std::to_string(status_));
-      store.counter("pier_route_requests_total", labels, "Requests answered, by route and status.").add();
+      it->second.requests->add(status_);
     }
   }
   if (listener_->access_log_fd >= 0) {

@@ -102,7 +102,9 @@ Result<std::shared_ptr<const Snapshot>> Snapshot::build(std::unique_ptr<config::
       info.router = std::move(router.value());
       for (const auto& vh : l.virtual_hosts) {
         for (const auto& r : vh.routes) {
-          info.routes[&r].labels = {{"listener", l.name}, {"route", r.name}};
+          info.routes[&r].requests = std::make_unique<stats::StatusCounters>(
+              "pier_route_requests_total", stats::Labels{{"listener", l.name}, {"route", r.name}},
+              "Requests answered, by route and status.");
         }
       }
     }
@@ -115,6 +117,8 @@ Result<std::shared_ptr<const Snapshot>> Snapshot::build(std::unique_ptr<config::
     info.bytes_sent = store.counter("pier_listener_bytes_sent_total", labels, "Bytes sent to downstream clients.");
     info.request_duration = store.histogram("pier_listener_request_duration_seconds", labels,
                                             "Time from a request's first byte to the end of its response.");
+    info.requests = std::make_unique<stats::StatusCounters>("pier_listener_requests_total", labels,
+                                                            "Requests answered, by status.");
     auto log_fd = openAccessLog(l.access_log);
     if (!log_fd) {
       return Error{fmt::format("listener {}: {}", l.name, log_fd.error())};

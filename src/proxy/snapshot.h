@@ -38,7 +38,7 @@ struct ClusterInfo {
 };
 
 struct RouteInfo {
-  stats::Labels labels;  // listener, route
+  std::unique_ptr<stats::StatusCounters> requests;  // by status
 };
 
 struct ListenerInfo {
@@ -52,6 +52,7 @@ struct ListenerInfo {
   stats::Counter bytes_received;
   stats::Counter bytes_sent;
   stats::Histogram request_duration;
+  std::unique_ptr<stats::StatusCounters> requests;  // by status
   int access_log_fd = -1;  // owned by the snapshot
 };
 

@@ -25,6 +25,7 @@ struct RouteRequest {
 
 class Router {
  public:
+  // `listener` must outlive the router: returned routes point into it.
   static Result<std::unique_ptr<Router>> build(const config::Listener& listener);
   ~Router();
 
@@ -49,4 +50,4 @@ std::string redirectLocation(const config::Redirect& redirect, const config::Rou
 // Weighted cluster choice; `random` is any uniformly distributed number.
 const std::string& pickCluster(const config::Route& route, uint64_t random);
 
-}  // namespace pier::http
+}  // namespace pier::router

@@ -161,4 +161,14 @@ std::string Store::renderPrometheus() const {
   return out;
 }
 
+uint32_t StatusCounters::registerStatus(int status) const {
+  Labels labels = labels_;
+  labels.emplace_back("status", std::to_string(status));
+  Counter c = Store::instance().counter(name_, labels, help_);
+  size_t i = status >= 100 && status <= 599 ? static_cast<size_t>(status - 100) : 0;
+  // Two threads may race here; both get the same slot from the registry.
+  slots_[i].store(c.slot_ + 1, std::memory_order_release);
+  return c.slot_;
+}
+
 }  // namespace pier::stats

@@ -38,6 +38,7 @@ class Counter {
  private:
   friend class Store;
   friend class Histogram;
+  friend class StatusCounters;
   static constexpr uint32_t kInvalid = UINT32_MAX;
   explicit Counter(uint32_t slot) : slot_(slot) {}
   uint32_t slot_ = kInvalid;
@@ -133,5 +134,38 @@ inline void Histogram::observeNanos(int64_t nanos) const {
   store.addToSlot(first_slot_ + n, nanos);
   store.addToSlot(first_slot_ + n + 1, 1);
 }
+
+}  // namespace pier::stats
+
+namespace pier::stats {
+
+// Counters of one family split by HTTP status, registered the first time a
+// status is seen (so scrapes show only statuses that happened) and then
+// updated without touching the registry.
+class StatusCounters {
+ public:
+  StatusCounters(std::string name, Labels labels, std::string help)
+      : name_(std::move(name)), labels_(std::move(labels)), help_(std::move(help)) {}
+  StatusCounters(const StatusCounters&) = delete;
+  StatusCounters& operator=(const StatusCounters&) = delete;
+  StatusCounters(StatusCounters&& other) noexcept
+      : name_(std::move(other.name_)), labels_(std::move(other.labels_)), help_(std::move(other.help_)) {}
+
+  void add(int status) const {
+    size_t i = status >= 100 && status <= 599 ? static_cast<size_t>(status - 100) : 0;
+    uint32_t slot = slots_[i].load(std::memory_order_acquire);
+    if (slot == 0) {
+      slot = registerStatus(status) + 1;
+    }
+    Counter(slot - 1).add();
+  }
+
+ private:
+  uint32_t registerStatus(int status) const;
+  std::string name_;
+  Labels labels_;
+  std::string help_;
+  mutable std::array<std::atomic<uint32_t>, 500> slots_{};  // slot + 1; 0: not registered yet
+};
 
 }  // namespace pier::stats

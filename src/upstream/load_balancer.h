@@ -32,8 +32,13 @@ class LoadBalancer {
   virtual int pick(const PickContext& context) = 0;
 };
 
-// `hosts` must outlive the balancer; the balancer reads `healthy`, `weight`
-// and `active_requests` at pick time. `seed` makes choices reproducible in tests.
+// `hosts` must outlive the balancer and keep its size and addresses. Weights
+// (all > 0) are read once here, since hash tables and rings are built from
+// them: a weight change means a new balancer. `healthy` and `active_requests`
+// are read at pick time. `seed` drives the random choices (reproducible in
+// tests) and staggers round robin's first host; give each worker its own.
+// Consistent-hash placement depends only on addresses and weights, never on
+// the seed or the order of `hosts`, so all workers and nodes agree.
 std::unique_ptr<LoadBalancer> makeLoadBalancer(config::LbPolicy policy, const std::vector<Host>& hosts,
                                                uint64_t seed);
 

@@ -1,0 +1,1 @@
+"""Helpers for bench/http_bench.py (stdlib only; Debian's python3)."""
