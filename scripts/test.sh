@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Installs what is missing, builds pier three ways and runs every test:
+#   unit tests (release, then debug with ASan+UBSan), the fuzz targets over
+#   their corpora plus a short fuzzing run each, and the end-to-end suite that
+#   drives the real binary against real peers (curl, nginx, wrk, raw sockets).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/install-deps.sh
+
+echo "== build: release"
+scripts/build.sh release
+echo "== build: debug (ASan + UBSan)"
+scripts/build.sh debug
+echo "== build: fuzz targets (clang libFuzzer)"
+scripts/build.sh fuzz
+
+echo "== unit tests: release"
+ctest --preset release -j "$(nproc)"
+echo "== unit tests: debug (ASan + UBSan)"
+ctest --preset debug -j "$(nproc)"
+
+echo "== fuzz targets: corpus replay, then ${PIER_FUZZ_SECONDS:=10}s of fuzzing each"
+scratch=$(mktemp -d)
+trap 'rm -rf "$scratch"' EXIT
+for fuzzer in build/fuzz/fuzz_*; do
+  name=${fuzzer##*/fuzz_}
+  corpus=tests/fuzz/corpus/$name
+  mkdir -p "$scratch/$name"
+  # New inputs go to the scratch folder; the committed corpus is only read.
+  "$fuzzer" -max_total_time="$PIER_FUZZ_SECONDS" -timeout=5 -rss_limit_mb=2048 -print_final_stats=0 \
+    "$scratch/$name" "$corpus" >"$scratch/$name.log" 2>&1 ||
+    { tail -50 "$scratch/$name.log"; echo "fuzz_$name failed"; exit 1; }
+  echo "fuzz_$name: ok ($(grep -c . <(ls "$corpus")) seeds)"
+done
+
+echo "== end-to-end tests (build/release/pier)"
+PIER_BIN="$PWD/build/release/pier" /usr/bin/python3 -m pytest -q tests/e2e
