@@ -135,11 +135,18 @@ class BodyDecoder {
   uint64_t bodyBytes() const { return body_bytes_; }
 
  private:
-  enum class State : uint8_t { kSize, kData, kDataCrlf, kTrailers, kDone };
+  enum class State : uint8_t { kSize, kData, kDataCrlf, kTrailers, kDone, kError };
+  Result decodeChunked(std::string_view data, BodySink& sink);
+  // Parses a complete chunk-size line (without its CRLF) into remaining_.
+  bool parseSizeLine(std::string_view line);
+  Result fail(int status, std::string_view reason);
+
   BodyKind kind_ = BodyKind::kNone;
   State state_ = State::kDone;
   uint64_t remaining_ = 0;
   uint64_t body_bytes_ = 0;
+  size_t trailer_scanned_ = 0;    // bytes of the trailer section already searched
+  std::vector<Header> trailers_;  // reused across messages
   ParseLimits limits_;
   ParseFailure failure_;
 };
@@ -155,6 +162,8 @@ const Header* findHeader(std::span<const Header> headers, std::string_view name)
 std::string_view reasonPhrase(int status);
 
 // Appends "<hex size>\r\n" / "\r\n" / "0\r\n" + trailers + "\r\n".
+// appendChunkHeader writes only the size line (lowercase hex): the caller
+// appends the data and then "\r\n". Never call it with 0 (that is the last chunk).
 void appendChunkHeader(std::string& out, size_t size);
 void appendLastChunk(std::string& out, std::span<const Header> trailers);
 

@@ -96,6 +96,10 @@ class HttpConnection::BodyWriter final : public http::BodySink {
     out_.append("0\r\n");
     if (trailers_allowed_) {
       for (const auto& t : trailers) {
+        // Fields that frame or route a message have no business in trailers.
+        if (http::isHopByHop(t.name) || http::iequals(t.name, "content-length") || http::iequals(t.name, "host")) {
+          continue;
+        }
         out_.append(t.name);
         out_.append(": ");
         out_.append(t.value);
