@@ -32,7 +32,7 @@ std::string field(std::string_view name, const AccessLogEntry& e, std::string_vi
   if (name == "bytes_received") return std::to_string(e.bytes_received);
   if (name == "bytes_sent") return std::to_string(e.bytes_sent);
   if (name == "duration_ms") {
-    return fmt::format("{:.3f}", std::chrono::duration<double, std::milli>(e.duration).count());
+    return std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(e.duration).count());
   }
   if (name == "upstream_host") return std::string(e.upstream_host);
   if (name == "request_id") return std::string(e.request_id.empty() ? "-" : e.request_id);

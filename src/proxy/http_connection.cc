@@ -184,6 +184,9 @@ void HttpConnection::onIoEvent(uint32_t events) {
       return;
     }
   }
+  if (events & (EPOLLRDHUP | EPOLLHUP)) {
+    down_hup_seen_ = true;
+  }
   if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP)) {
     readDownstream();
   }
@@ -199,7 +202,9 @@ void HttpConnection::readDownstream() {
     if (r.status == net::IoStatus::kOk) {
       bytes_in_ += r.bytes;
       listener_->bytes_received.add(static_cast<int64_t>(r.bytes));
-      bool drained = in_.writable() > 0;  // a short read means the socket is empty
+      // A short read means the socket is empty, unless the peer's FIN came
+      // with the data: edge triggering won't report it again, so read on.
+      bool drained = in_.writable() > 0 && !down_hup_seen_;
       processInput();
       if (drained) {
         return;
@@ -490,8 +495,8 @@ void HttpConnection::onDownstreamEof() {
         closeConnection();
         return;
       }
-      // A client may half-close after its request; answer, then close.
-      close_after_response_ = true;
+      // A client may half-close after its request(s): answer what it sent,
+      // then close (finishRequest checks peer_closed_).
       return;
     case State::kTunnel:
       if (upstream_) {
@@ -509,8 +514,7 @@ void HttpConnection::onDownstreamEof() {
 void HttpConnection::localReply(int status, std::string_view body, std::string_view content_type,
                                 std::string_view extra_headers) {
   status_ = status;
-  bool close = close_after_response_ || peer_closed_ || status == 408 || (status == 400 && requests_ == 0);
-  close = close || close_after_response_;
+  bool close = close_after_response_ || status == 408;
   out_.append(fmt::format("HTTP/1.1 {} {}\r\ncontent-length: {}\r\ncontent-type: {}\r\n", status,
                           http::reasonPhrase(status), body.size(), content_type));
   if (!request_id_.empty() && !listener_->config->forwarding.request_id_header.empty()) {
@@ -574,6 +578,7 @@ void HttpConnection::pickAndConnect() {
 void HttpConnection::attach(std::unique_ptr<UpstreamConnection> connection) {
   upstream_ = std::move(connection);
   upstream_->setUser(this);
+  up_hup_seen_ = false;
   auto& host = cluster_->hosts[static_cast<size_t>(host_)];
   ++host.active_requests;
   const auto& ep = cluster_->info->endpoints[static_cast<size_t>(host_)];
@@ -624,6 +629,9 @@ void HttpConnection::onUpstreamEvent(uint32_t events) {
     if (state_ == State::kClosed || !upstream_) {
       return;
     }
+  }
+  if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
+    up_hup_seen_ = true;
   }
   if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
     readUpstream();
@@ -687,7 +695,7 @@ void HttpConnection::readUpstream() {
     }
     auto r = net::readSome(upstream_->fd(), upstream_->in(), kReadChunk);
     if (r.status == net::IoStatus::kOk) {
-      bool drained = upstream_->in().writable() > 0;
+      bool drained = upstream_->in().writable() > 0 && !up_hup_seen_;
       processUpstreamInput();
       if (drained) {
         return;
@@ -901,6 +909,12 @@ void HttpConnection::finishRequest() {
     in_.shrinkIfEmpty();
     timer_.armAfter(listener_->config->limits.idle_timeout);
   }
+  if (state_ == State::kHead && peer_closed_) {
+    // The client closed its side and no complete request is left.
+    close_after_flush_ = true;
+    flushDownstream();
+    return;
+  }
   if (state_ != State::kClosed && read_paused_ && in_.size() < kHighWater) {
     read_paused_ = false;
     readDownstream();
@@ -917,9 +931,10 @@ void HttpConnection::writeAccessLog() {
   e.status = status_;
   e.bytes_received = bytes_in_;
   e.bytes_sent = bytes_out_ + out_.size();
-  e.upstream_host = host_ >= 0 && cluster_ ? cluster_->info->endpoints[static_cast<size_t>(host_)].name : "-";
+  e.upstream_host = host_ >= 0 && cluster_ ? std::string_view(cluster_->info->endpoints[static_cast<size_t>(host_)].name)
+                                           : std::string_view("-");
   e.request_id = request_id_;
-  e.route = route_ != nullptr ? route_->name : "-";
+  e.route = route_ != nullptr ? std::string_view(route_->name) : std::string_view("-");
   e.downstream_remote = peer_.text();
   e.host = host_header_;
   e.listener = listener_->config->name;

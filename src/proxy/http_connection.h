@@ -91,6 +91,7 @@ class HttpConnection final : public event::IoHandler, public event::Deletable, p
   event::Timer up_timer_;    // connect or response timeout
   bool read_paused_ = false;
   bool peer_closed_ = false;
+  bool down_hup_seen_ = false;  // EPOLLRDHUP seen: read until EOF, not just a short read
   bool close_after_flush_ = false;
   uint64_t requests_ = 0;
 
@@ -122,6 +123,7 @@ class HttpConnection final : public event::IoHandler, public event::Deletable, p
   Buffer up_out_;
   bool up_written_ = false;  // some request bytes reached the upstream socket
   bool upstream_read_paused_ = false;
+  bool up_hup_seen_ = false;
   http::ResponseParser resp_parser_;
   http::ResponseHead resp_head_;
   bool resp_head_done_ = false;
