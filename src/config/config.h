@@ -4,7 +4,9 @@
 #include <chrono>
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace pier::config {
@@ -104,9 +106,9 @@ struct AccessLog {
   std::string text_format =
       "%START_TIME% \"%METHOD% %PATH% %PROTOCOL%\" %STATUS% %BYTES_RECEIVED% %BYTES_SENT% %DURATION_MS% "
       "\"%UPSTREAM_HOST%\" \"%REQUEST_ID%\"";
-  std::vector<std::string> json_fields = {"start_time", "method",        "path",        "protocol",
-                                          "status",     "bytes_received", "bytes_sent", "duration_ms",
-                                          "upstream_host", "request_id", "route",      "downstream_remote"};
+  std::vector<std::string> json_fields = {
+      "start_time", "method",      "path",          "protocol",   "status", "bytes_received",
+      "bytes_sent", "duration_ms", "upstream_host", "request_id", "route",  "downstream_remote"};
 };
 
 struct HttpLimits {
@@ -158,9 +160,9 @@ struct Cluster {
   LbPolicy lb = LbPolicy::kRoundRobin;
   HashOn hash_on;
   std::vector<Endpoint> endpoints;
-  Millis connect_timeout{2'000};   // over: 503
-  Millis response_timeout{15'000};  // until response headers; over: 504. 0 disables
-  Millis idle_timeout{60'000};     // pooled upstream connection
+  Millis connect_timeout{2'000};          // over: 503
+  Millis response_timeout{15'000};        // until response headers; over: 504. 0 disables
+  Millis idle_timeout{60'000};            // pooled upstream connection
   uint32_t max_idle_per_endpoint = 1024;  // per worker
 };
 
@@ -183,5 +185,9 @@ struct Config {
 
 const char* toString(LbPolicy p);
 const char* toString(Protocol p);
+
+// The fields an access log may name: JSON keys as listed here, text
+// placeholders between percent signs in any case ("%START_TIME%").
+std::span<const std::string_view> accessLogFields();
 
 }  // namespace pier::config

@@ -15,7 +15,9 @@
 
 namespace {
 
-bool isDigits(std::string_view s) { return !s.empty() && s.find_first_not_of("0123456789") == std::string_view::npos; }
+bool isDigits(std::string_view s) {
+  return !s.empty() && s.find_first_not_of("0123456789") == std::string_view::npos;
+}
 
 // "fuzz.yaml:<line>:<col>: ..." or the "fuzz.yaml: N more errors not shown" trailer.
 bool wellFormedErrorLine(std::string_view line) {

@@ -1,0 +1,55 @@
+#pragma once
+// The schema: turns a YAML tree into a Config, recording every problem in
+// Diagnostics. One function per section; internal to src/config.
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include <yaml-cpp/yaml.h>
+
+#include "src/config/config.h"
+#include "src/config/yaml_reader.h"
+
+namespace pier::config {
+
+// What later sections need to know about earlier ones.
+struct ParseContext {
+  // False when the clusters section itself is broken: then references are
+  // not checked, as every one would fail.
+  bool clusters_known = true;
+  std::vector<std::string> cluster_names;  // in declaration order, for hints
+  std::unordered_set<std::string> cluster_set;
+  // The admin server's address when it is enabled; listeners may not reuse it.
+  std::optional<SocketAddress> admin_address;
+};
+
+void parseConfig(const YAML::Node& root, Config& config, Diagnostics& diagnostics);
+
+void parseClusters(const Field& field, std::vector<Cluster>& clusters, ParseContext& context);
+void parseListeners(const Field& field, std::vector<Listener>& listeners, const ParseContext& context);
+// `default_name` is used when the route has no `name`.
+Route parseRoute(const Field& field, std::string default_name, const ParseContext& context);
+
+// Names (or addresses) already taken in some scope, with the path of the
+// entry that took each, for "duplicate ... (also <path>)" messages.
+class Taken {
+ public:
+  // The path that took `name` earlier, or nullptr after taking it for `path`.
+  const std::string* claim(const std::string& name, const std::string& path) {
+    auto [it, inserted] = paths_.emplace(name, path);
+    return inserted ? nullptr : &it->second;
+  }
+
+ private:
+  std::unordered_map<std::string, std::string> paths_;
+};
+
+// Records an error at `field` if `name` is not a declared cluster.
+void checkClusterReference(const Field& field, const std::string& name, const ParseContext& context);
+// True if binding both addresses would collide: the same port on the same
+// host, or on a wildcard host ("0.0.0.0", "::") of the same family.
+bool addressesConflict(const SocketAddress& a, const SocketAddress& b);
+
+}  // namespace pier::config
