@@ -39,6 +39,8 @@ const char* toString(Protocol p) {
       return "http";
     case Protocol::kTcp:
       return "tcp";
+    case Protocol::kUdp:
+      return "udp";
   }
   return "unknown";
 }

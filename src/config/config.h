@@ -71,6 +71,25 @@ struct DirectResponse {
   std::string content_type = "text/plain";
 };
 
+// When and how often a request is tried again on another endpoint. Only
+// requests that are safe to replay are retried: idempotent methods (or any
+// method for connect failures, where nothing was sent), a body no larger than
+// `max_buffered_body_bytes`, and never after any response byte went downstream.
+struct RetryPolicy {
+  enum On : uint32_t {
+    kConnectFailure = 1,      // connect refused / timed out (always safe)
+    kReset = 2,               // connection reset or closed before response headers
+    k5xx = 4,                 // any 5xx response
+    kGatewayError = 8,        // 502, 503, 504 responses
+    kRetriableStatusCodes = 16,  // the codes listed in retriable_status_codes
+  };
+  uint32_t retry_on = kConnectFailure | kReset;
+  uint32_t num_retries = 1;
+  std::vector<int> retriable_status_codes;
+  std::optional<Millis> per_try_timeout;        // response-header timeout for each try
+  uint64_t max_buffered_body_bytes = 64 * 1024;  // bodies up to this are kept for replay
+};
+
 struct Route {
   std::string name;  // default: "<listener>/<index>"
   RouteMatch match;
@@ -88,6 +107,7 @@ struct Route {
   std::vector<HeaderToAdd> response_headers_to_add;
   std::vector<std::string> response_headers_to_remove;
   std::optional<Millis> timeout;  // overrides the cluster's response timeout; 0 disables
+  std::optional<RetryPolicy> retry_policy;  // absent: the cluster's default (connect failures only)
 };
 
 // Hosts are matched exactly ("api.example.com"), by leading wildcard
@@ -119,6 +139,7 @@ struct HttpLimits {
   Millis request_headers_timeout{10'000};          // slow client: 408
   Millis idle_timeout{60'000};                     // keep-alive idle downstream connection
   uint32_t max_requests_per_connection = 0;        // 0: unlimited
+  Millis request_timeout{0};                       // whole request until the response ends; 0: none (over: 504/408)
 };
 
 struct ForwardingHeaders {
@@ -128,7 +149,7 @@ struct ForwardingHeaders {
   bool via = false;
 };
 
-enum class Protocol { kHttp, kTcp };
+enum class Protocol { kHttp, kTcp, kUdp };
 
 struct Listener {
   std::string name;
@@ -138,12 +159,55 @@ struct Listener {
   HttpLimits limits;
   ForwardingHeaders forwarding;
   AccessLog access_log;
-  std::string cluster;  // for protocol tcp
+  std::string cluster;        // for protocol tcp and udp
+  bool accept_proxy_protocol = false;  // expect a PROXY v1/v2 header first (behind another load balancer)
+  Millis tcp_idle_timeout{3'600'000};  // tcp: no bytes either way; udp: per-client session idle
 };
 
 struct Endpoint {
   SocketAddress address;
   uint32_t weight = 1;
+};
+
+// Active health checking, run once per process (not per worker).
+struct HealthCheck {
+  enum class Kind { kHttp, kTcp } kind = Kind::kHttp;
+  Millis interval{5'000};
+  Millis timeout{1'000};
+  Millis jitter{0};                  // up to this much is added to each interval, at random
+  uint32_t healthy_threshold = 2;    // consecutive passes to become healthy
+  uint32_t unhealthy_threshold = 3;  // consecutive failures to become unhealthy
+  // http: GET `path` with Host `host` (default: the endpoint address); pass if the status is in a range.
+  std::string path = "/";
+  std::string host;
+  std::vector<std::pair<int, int>> expected_statuses = {{200, 399}};  // inclusive ranges
+  // tcp: connect; if `send` is set, write it; if `expect` is set, the reply must contain it.
+  std::string send;
+  std::string expect;
+};
+
+// Passive health: endpoints that fail live traffic are ejected for a while.
+struct OutlierDetection {
+  bool enabled = true;
+  uint32_t consecutive_5xx = 5;              // 0: off
+  uint32_t consecutive_gateway_failure = 3;  // connect errors, resets, timeouts, 502-504; 0: off
+  Millis base_ejection_time{5'000};          // grows linearly with each repeated ejection
+  Millis max_ejection_time{300'000};
+  uint32_t max_ejection_percent = 50;        // at most this share of a cluster ejected at once (at least one)
+};
+
+// Overflow is answered 503 at once and counted. 0: unlimited. Per process.
+struct CircuitBreakers {
+  uint32_t max_connections = 0;
+  uint32_t max_pending_requests = 0;  // waiting for an upstream connection
+  uint32_t max_requests = 0;          // in flight
+};
+
+// Retries may add at most `budget_percent` of the active requests (but always
+// allow `min_retry_concurrency`), so retries can't multiply an outage.
+struct RetryBudget {
+  uint32_t budget_percent = 20;
+  uint32_t min_retry_concurrency = 3;
 };
 
 enum class LbPolicy { kRoundRobin, kLeastRequest, kRandom, kRingHash, kMaglev };
@@ -164,6 +228,13 @@ struct Cluster {
   Millis response_timeout{15'000};        // until response headers; over: 504. 0 disables
   Millis idle_timeout{60'000};            // pooled upstream connection
   uint32_t max_idle_per_endpoint = 1024;  // per worker
+  std::optional<HealthCheck> health_check;
+  OutlierDetection outlier_detection;
+  CircuitBreakers circuit_breakers;
+  RetryBudget retry_budget;
+  uint32_t panic_threshold_percent = 50;  // below this share of healthy endpoints, use all of them
+  enum class ProxyProtocol { kNone, kV1, kV2 } send_proxy_protocol = ProxyProtocol::kNone;
+  RetryPolicy default_retry_policy;  // for routes without retry_policy
 };
 
 struct Admin {

@@ -7,6 +7,7 @@
 
 #include "src/common/log.h"
 #include "src/proxy/access_log.h"
+#include "src/proxy/body_writer.h"
 #include "src/proxy/message_writer.h"
 #include "src/proxy/worker.h"
 #include "src/router/router.h"
@@ -24,11 +25,6 @@ http::ParseLimits limitsFor(const config::Listener& l) {
   p.max_headers = l.limits.max_headers;
   p.max_chunk_extension_bytes = l.limits.max_chunk_extension_bytes;
   return p;
-}
-
-bool idempotent(std::string_view method) {
-  return method == "GET" || method == "HEAD" || method == "OPTIONS" || method == "PUT" || method == "DELETE" ||
-         method == "TRACE";
 }
 
 uint64_t hashForRequest(const config::HashOn& on, const http::RequestHead& head, std::string_view client_ip,
@@ -68,53 +64,6 @@ uint64_t hashForRequest(const config::HashOn& on, const http::RequestHead& head,
 
 }  // namespace
 
-// Copies a decoded body to a buffer, re-framing it as chunked when asked.
-// Re-framing (rather than relaying the sender's bytes) is what makes the
-// message we forward unambiguous whatever the sender wrote.
-class HttpConnection::BodyWriter final : public http::BodySink {
- public:
-  BodyWriter(Buffer& out, bool chunked, bool trailers_allowed)
-      : out_(out), chunked_(chunked), trailers_allowed_(trailers_allowed) {}
-  void onBodyData(std::string_view data) override {
-    if (data.empty()) {
-      return;
-    }
-    if (chunked_) {
-      char size[24];
-      auto* end = fmt::format_to_n(size, sizeof size, "{:x}\r\n", data.size()).out;
-      out_.append(std::string_view(size, static_cast<size_t>(end - size)));
-    }
-    out_.append(data);
-    if (chunked_) {
-      out_.append("\r\n");
-    }
-  }
-  void onTrailers(std::span<const http::Header> trailers) override {
-    if (!chunked_) {
-      return;
-    }
-    out_.append("0\r\n");
-    if (trailers_allowed_) {
-      for (const auto& t : trailers) {
-        // Fields that frame or route a message have no business in trailers.
-        if (http::isHopByHop(t.name) || http::iequals(t.name, "content-length") || http::iequals(t.name, "host")) {
-          continue;
-        }
-        out_.append(t.name);
-        out_.append(": ");
-        out_.append(t.value);
-        out_.append("\r\n");
-      }
-    }
-    out_.append("\r\n");
-  }
-
- private:
-  Buffer& out_;
-  bool chunked_;
-  bool trailers_allowed_;
-};
-
 HttpConnection::HttpConnection(Worker& worker, net::Fd fd, const net::Address& peer,
                                std::shared_ptr<const Snapshot> snapshot, const ListenerInfo& listener)
     : worker_(worker),
@@ -142,14 +91,16 @@ HttpConnection::HttpConnection(Worker& worker, net::Fd fd, const net::Address& p
           closeConnection();
         }
       }),
-      up_timer_(worker.loop(), [this] {
-        if (upstream_ && !upstream_->connected()) {
-          onConnectFailure("connect timeout");
-        } else {
-          cluster_->info->timeouts.add();
-          upstreamFailed(504, "upstream response timeout");
-        }
-      }),
+      up_timer_(worker.loop(), [this] { onUpstreamTimer(); }),
+      request_timer_(worker.loop(),
+                     [this] {
+                       if (status_ == 0 && state_ == State::kProxy) {
+                         close_after_response_ = true;
+                         upstreamFailed(req_body_done_ ? 504 : 408, "request timeout");
+                       } else {
+                         closeConnection();
+                       }
+                     }),
       resp_parser_(http::ParseLimits{}) {}
 
 HttpConnection::~HttpConnection() = default;
@@ -308,6 +259,9 @@ void HttpConnection::onHeadParsed() {
       request_id_ = makeRequestId(worker_.random(), worker_.random());
     }
   }
+  if (lc.limits.request_timeout.count() > 0) {
+    request_timer_.armAfter(lc.limits.request_timeout);
+  }
   if (head_.body == http::BodyKind::kContentLength && lc.limits.max_request_body_bytes != 0 &&
       head_.content_length > lc.limits.max_request_body_bytes) {
     close_after_response_ = true;
@@ -350,7 +304,7 @@ void HttpConnection::routeRequest() {
   // The worker's cluster state belongs to its newest snapshot; an older
   // connection snapshot (listener removed) still finds clusters by name there.
   cluster_ = worker_.cluster(index);
-  if (cluster_->info->config->name != cluster_name) {
+  if (cluster_->config().name != cluster_name) {
     in_.consume(head_.head_bytes);
     close_after_response_ = true;
     localReply(503, "cluster changed\n");
@@ -367,13 +321,13 @@ void HttpConnection::routeRequest() {
   UpstreamRequest ur{&head_, &lc.forwarding, route_, path, host, peer_ip_, request_id_};
   writeUpstreamRequestHead(upstream_head_, ur);
   pick_context_ = upstream::PickContext{};
-  pick_context_.hash = hashForRequest(cluster_->info->config->hash_on, head_, peer_ip_, pick_context_.has_hash);
+  pick_context_.hash = hashForRequest(cluster_->config().hash_on, head_, peer_ip_, pick_context_.has_hash);
   bool expect_continue = head_.expect_continue && req_has_body_ && version_ == http::Version::kHttp11;
   req_decoder_.start(head_.body, head_.content_length, limitsFor(lc));
   in_.consume(head_.head_bytes);
 
   state_ = State::kProxy;
-  cluster_->info->requests.add();
+  cluster_->info().requests.add();
   if (expect_continue) {
     // pier answers 100 itself and streams the body as it comes (as nginx does).
     out_.append("HTTP/1.1 100 Continue\r\n\r\n");
@@ -388,11 +342,14 @@ void HttpConnection::routeRequest() {
   resp_head_done_ = false;
   resp_parser_.reset();
   upstream_start_ = worker_.loop().now();
+  retry_policy_ = route_->retry_policy ? &*route_->retry_policy : &cluster_->config().default_retry_policy;
+  replay_.assign(upstream_head_);
+  replayable_ = true;
   pumpRequestBody();
   if (state_ != State::kProxy) {
     return;
   }
-  pickAndConnect();
+  startUpstream();
 }
 
 void HttpConnection::redirect(const config::Route& route) {
@@ -409,7 +366,8 @@ void HttpConnection::pumpRequestBody() {
   if (req_body_done_) {
     return;
   }
-  BodyWriter writer(up_out_, req_decoder_.kind() == http::BodyKind::kChunked, true);
+  BodyWriter writer(up_out_, req_decoder_.kind() == http::BodyKind::kChunked, true,
+                    replayable_ ? &replay_ : nullptr);
   while (up_out_.size() < kHighWater && !in_.empty()) {
     auto r = req_decoder_.decode(in_.readable(), writer);
     in_.consume(r.consumed);
@@ -428,6 +386,11 @@ void HttpConnection::pumpRequestBody() {
     if (r.consumed == 0) {
       break;
     }
+  }
+  if (replayable_ && retry_policy_ != nullptr && replay_.size() > upstream_head_.size() + retry_policy_->max_buffered_body_bytes) {
+    replayable_ = false;  // too big to keep: this request won't be retried
+    replay_.clear();
+    replay_.shrink_to_fit();
   }
   const auto& limits = listener_->config->limits;
   if (limits.max_request_body_bytes != 0 && req_decoder_.bodyBytes() > limits.max_request_body_bytes) {
@@ -539,339 +502,11 @@ void HttpConnection::localReply(int status, std::string_view body, std::string_v
   finishRequest();
 }
 
-void HttpConnection::pickAndConnect() {
-  while (true) {
-    int avoid = host_;
-    pick_context_.avoid = avoid;
-    host_ = cluster_->lb->pick(pick_context_);
-    if (host_ < 0) {
-      upstreamFailed(503, "no healthy upstream");
-      return;
-    }
-    ++attempts_;
-    EndpointPool& pool = *cluster_->pools[static_cast<size_t>(host_)];
-    if (auto idle = pool.takeIdle()) {
-      attach(std::move(idle));
-      upstream_->setConnected();
-      onUpstreamConnected();
-      return;
-    }
-    auto conn = pool.connect();
-    if (conn) {
-      attach(std::move(conn.value()));
-      cluster_->info->connections.add();
-      cluster_->info->endpoints[static_cast<size_t>(host_)].connections.add();
-      up_timer_.armAfter(cluster_->info->config->connect_timeout);
-      return;
-    }
-    PIER_LOG_WARN("cluster {}: connect to {} failed: {}", cluster_->info->config->name,
-                  cluster_->info->endpoints[static_cast<size_t>(host_)].name, conn.error());
-    cluster_->info->connect_failures.add();
-    cluster_->info->endpoints[static_cast<size_t>(host_)].connect_failures.add();
-    if (attempts_ >= static_cast<int>(cluster_->hosts.size())) {
-      upstreamFailed(503, "upstream connect failed");
-      return;
-    }
-  }
-}
-
-void HttpConnection::attach(std::unique_ptr<UpstreamConnection> connection) {
-  upstream_ = std::move(connection);
-  upstream_->setUser(this);
-  up_hup_seen_ = false;
-  auto& host = cluster_->hosts[static_cast<size_t>(host_)];
-  ++host.active_requests;
-  const auto& ep = cluster_->info->endpoints[static_cast<size_t>(host_)];
-  ep.active_requests.add(1);
-  ep.requests.add();
-}
-
-void HttpConnection::releaseUpstream(bool reusable) {
-  up_timer_.cancel();
-  if (!upstream_) {
-    return;
-  }
-  auto& host = cluster_->hosts[static_cast<size_t>(host_)];
-  --host.active_requests;
-  cluster_->info->endpoints[static_cast<size_t>(host_)].active_requests.add(-1);
-  EndpointPool& pool = upstream_->pool();
-  if (reusable) {
-    const auto& c = *cluster_->info->config;
-    pool.release(std::move(upstream_), c.max_idle_per_endpoint, c.idle_timeout);
-  } else {
-    pool.discard(std::move(upstream_));
-  }
-  upstream_read_paused_ = false;
-}
-
-void HttpConnection::onUpstreamEvent(uint32_t events) {
-  if (state_ == State::kClosed || !upstream_) {
-    return;
-  }
-  if (!upstream_->connected()) {
-    if (events & (EPOLLERR | EPOLLHUP)) {
-      onConnectFailure("connection refused");
-      return;
-    }
-    if (events & EPOLLOUT) {
-      int err = net::socketError(upstream_->fd());
-      if (err != 0) {
-        onConnectFailure(std::strerror(err));
-        return;
-      }
-      upstream_->setConnected();
-      onUpstreamConnected();
-    }
-    return;
-  }
-  if (events & EPOLLOUT) {
-    flushUpstream();
-    if (state_ == State::kClosed || !upstream_) {
-      return;
-    }
-  }
-  if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
-    up_hup_seen_ = true;
-  }
-  if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
-    readUpstream();
-  }
-}
-
-void HttpConnection::onUpstreamConnected() {
-  upstream_->countRequest();
-  auto timeout = route_ != nullptr && route_->timeout ? *route_->timeout : cluster_->info->config->response_timeout;
-  if (timeout.count() > 0) {
-    up_timer_.armAfter(timeout);
-  } else {
-    up_timer_.cancel();
-  }
-  flushUpstream();
-}
-
-void HttpConnection::onConnectFailure(const char* why) {
-  const auto& ep = cluster_->info->endpoints[static_cast<size_t>(host_)];
-  PIER_LOG_WARN("cluster {}: connect to {} failed: {}", cluster_->info->config->name, ep.name, why);
-  cluster_->info->connect_failures.add();
-  ep.connect_failures.add();
-  releaseUpstream(false);
-  // Nothing was sent, so trying another endpoint is always safe.
-  if (attempts_ < static_cast<int>(cluster_->hosts.size()) && !up_written_) {
-    pickAndConnect();
-    return;
-  }
-  upstreamFailed(503, "upstream connect failed");
-}
-
-void HttpConnection::flushUpstream() {
-  if (!upstream_ || !upstream_->connected() || up_out_.empty()) {
-    return;
-  }
-  auto r = net::writeSome(upstream_->fd(), up_out_);
-  if (r.bytes > 0) {
-    up_written_ = true;
-  }
-  if (r.status == net::IoStatus::kError) {
-    // The read side reports what happened (reset, close) with better detail.
-    readUpstream();
-    return;
-  }
-  if (up_out_.size() < kHighWater / 2 && state_ == State::kProxy) {
-    pumpRequestBody();
-  } else if (state_ == State::kTunnel && up_out_.empty() && peer_closed_) {
-    shutdown(upstream_->fd(), SHUT_WR);
-  }
-  if (state_ == State::kTunnel && read_paused_ && up_out_.size() < kHighWater / 2) {
-    read_paused_ = false;
-    readDownstream();
-  }
-}
-
-void HttpConnection::readUpstream() {
-  while (state_ != State::kClosed && upstream_ && !upstream_read_paused_) {
-    if (out_.size() >= kHighWater) {
-      upstream_read_paused_ = true;
-      return;
-    }
-    auto r = net::readSome(upstream_->fd(), upstream_->in(), kReadChunk);
-    if (r.status == net::IoStatus::kOk) {
-      bool drained = upstream_->in().writable() > 0 && !up_hup_seen_;
-      processUpstreamInput();
-      if (drained) {
-        return;
-      }
-    } else if (r.status == net::IoStatus::kWouldBlock) {
-      return;
-    } else {
-      onUpstreamEof();
-      return;
-    }
-  }
-}
-
-bool HttpConnection::canRetryOnFreshConnection() const {
-  // A kept-alive connection the upstream closed just as we reused it: the
-  // request never reached it, so a fresh connection can carry it.
-  return upstream_ && upstream_->reused() && !resp_head_done_ && upstream_->in().empty() && !req_has_body_ &&
-         idempotent(method_) && attempts_ <= static_cast<int>(cluster_->hosts.size()) + 1;
-}
-
-void HttpConnection::processUpstreamInput() {
-  Buffer& in = upstream_->in();
-  if (state_ == State::kTunnel) {
-    out_.append(in.readable());
-    in.consume(in.size());
-    flushDownstream();
-    return;
-  }
-  while (!resp_head_done_) {
-    auto status = resp_parser_.parse(in.readable(), method_, resp_head_);
-    if (status == http::ParseStatus::kIncomplete) {
-      return;
-    }
-    if (status == http::ParseStatus::kError) {
-      cluster_->info->bad_responses.add();
-      upstreamFailed(502, "malformed upstream response");
-      return;
-    }
-    if (resp_head_.status == 101) {
-      if (!upgrade_) {
-        cluster_->info->bad_responses.add();
-        upstreamFailed(502, "unexpected 101 from upstream");
-        return;
-      }
-      startTunnel();
-      return;
-    }
-    if (resp_head_.status < 200) {
-      // 1xx interim responses: the client already got our own 100 if it asked.
-      in.consume(resp_head_.head_bytes);
-      resp_parser_.reset();
-      continue;
-    }
-    up_timer_.cancel();
-    resp_head_done_ = true;
-    writeResponseHead();
-    in.consume(resp_head_.head_bytes);
-    resp_decoder_.start(resp_head_.body, resp_head_.content_length, http::ParseLimits{});
-  }
-  BodyWriter writer(out_, resp_chunked_out_, version_ == http::Version::kHttp11);
-  auto r = resp_decoder_.decode(in.readable(), writer);
-  in.consume(r.consumed);
-  if (r.error) {
-    cluster_->info->bad_responses.add();
-    releaseUpstream(false);
-    close_after_flush_ = true;
-    flushDownstream();
-    return;
-  }
-  if (r.done) {
-    finishResponse(resp_head_.keep_alive);
-    return;
-  }
-  flushDownstream();
-}
-
-void HttpConnection::writeResponseHead() {
-  status_ = resp_head_.status;
-  DownstreamFraming framing = DownstreamFraming::kAsIs;
-  resp_chunked_out_ = false;
-  bool http10 = version_ == http::Version::kHttp10;
-  if (resp_head_.body == http::BodyKind::kChunked || resp_head_.body == http::BodyKind::kUntilClose) {
-    if (http10) {
-      framing = DownstreamFraming::kCloseDelimited;
-      close_after_response_ = true;
-    } else {
-      framing = resp_head_.body == http::BodyKind::kChunked ? DownstreamFraming::kAsIs : DownstreamFraming::kChunked;
-      resp_chunked_out_ = true;
-    }
-  }
-  if (!req_body_done_) {
-    // The upstream answered before reading the whole request: we can't find
-    // the next request's start reliably, so this connection ends here.
-    close_after_response_ = true;
-  }
-  DownstreamResponse dr{&resp_head_, route_, framing, close_after_response_, http10, request_id_};
-  writeDownstreamResponseHead(out_, dr);
-}
-
-void HttpConnection::startTunnel() {
-  Buffer& in = upstream_->in();
-  up_timer_.cancel();
-  timer_.cancel();
-  status_ = 101;
-  resp_head_done_ = true;
-  DownstreamResponse dr{&resp_head_, route_, DownstreamFraming::kAsIs, false, false, {}};
-  writeDownstreamResponseHead(out_, dr);
-  in.consume(resp_head_.head_bytes);
-  state_ = State::kTunnel;
-  req_body_done_ = true;
-  out_.append(in.readable());
-  in.consume(in.size());
-  flushDownstream();
-  if (state_ == State::kClosed) {
-    return;
-  }
-  processInput();
-}
-
-void HttpConnection::onUpstreamEof() {
-  if (state_ == State::kTunnel) {
-    releaseUpstream(false);
-    close_after_flush_ = true;
-    flushDownstream();
-    return;
-  }
-  if (!resp_head_done_) {
-    if (canRetryOnFreshConnection()) {
-      releaseUpstream(false);
-      up_out_.clear();
-      up_out_.append(upstream_head_);
-      up_written_ = false;
-      host_ = -1;
-      pickAndConnect();
-      return;
-    }
-    cluster_->info->bad_responses.add();
-    upstreamFailed(502, "upstream closed before responding");
-    return;
-  }
-  if (resp_decoder_.finishOnClose()) {
-    if (resp_chunked_out_) {
-      out_.append("0\r\n\r\n");
-    }
-    finishResponse(false);
-    return;
-  }
-  // Truncated body: the only honest signal left is to close the connection.
-  cluster_->info->bad_responses.add();
-  releaseUpstream(false);
-  close_after_flush_ = true;
-  flushDownstream();
-}
-
-void HttpConnection::upstreamFailed(int status, const char* why) {
-  PIER_LOG_DEBUG("{} {}: {} ({})", method_, path_, status, why);
-  releaseUpstream(false);
-  if (resp_head_done_) {
-    close_after_flush_ = true;
-    flushDownstream();
-    return;
-  }
-  if (!req_body_done_) {
-    close_after_response_ = true;
-  }
-  localReply(status, fmt::format("{}\n", why));
-}
-
-void HttpConnection::finishResponse(bool upstream_reusable) {
-  cluster_->info->response_duration.observeNanos((worker_.loop().updateNow() - upstream_start_).count());
-  bool reusable = upstream_reusable && req_body_done_ && upstream_ && upstream_->in().empty();
-  releaseUpstream(reusable);
-  finishRequest();
-}
-
 void HttpConnection::finishRequest() {
+  request_timer_.cancel();
+  if (cluster_) {
+    endUpstreamRequest();
+  }
   auto now = worker_.loop().updateNow();
   listener_->request_duration.observeNanos((now - start_).count());
   listener_->requests->add(status_);
@@ -931,7 +566,7 @@ void HttpConnection::writeAccessLog() {
   e.status = status_;
   e.bytes_received = bytes_in_;
   e.bytes_sent = bytes_out_ + out_.size();
-  e.upstream_host = host_ >= 0 && cluster_ ? std::string_view(cluster_->info->endpoints[static_cast<size_t>(host_)].name)
+  e.upstream_host = host_ >= 0 && cluster_ ? std::string_view(cluster_->info().endpoints[static_cast<size_t>(host_)].name)
                                            : std::string_view("-");
   e.request_id = request_id_;
   e.route = route_ != nullptr ? std::string_view(route_->name) : std::string_view("-");
@@ -947,6 +582,10 @@ void HttpConnection::closeConnection() {
   }
   state_ = State::kClosed;
   releaseUpstream(false);
+  request_timer_.cancel();
+  if (cluster_) {
+    endUpstreamRequest();
+  }
   timer_.cancel();
   up_timer_.cancel();
   worker_.loop().remove(fd_.get());

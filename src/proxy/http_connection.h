@@ -19,7 +19,7 @@
 namespace pier::proxy {
 
 class Worker;
-struct ClusterState;
+class ClusterState;
 
 class HttpConnection final : public event::IoHandler, public event::Deletable, public UpstreamUser {
  public:
@@ -38,7 +38,6 @@ class HttpConnection final : public event::IoHandler, public event::Deletable, p
 
  private:
   enum class State { kHead, kProxy, kTunnel, kClosed };
-  class BodyWriter;
 
   // downstream side
   void readDownstream();
@@ -55,11 +54,19 @@ class HttpConnection final : public event::IoHandler, public event::Deletable, p
                   std::string_view extra_headers = {});
   void redirect(const config::Route& route);
 
-  // upstream side
+  // upstream side (http_upstream.cc)
+  void startUpstream();
   void pickAndConnect();
   void attach(std::unique_ptr<UpstreamConnection> connection);
   void onUpstreamConnected();
+  void onUpstreamTimer();
   void onConnectFailure(const char* why);
+  bool retryBudgetAllows();
+  // True if the request may be tried again for one of `reasons` (RetryPolicy::On bits).
+  bool retryAllowed(uint32_t reasons, bool stale_connection);
+  void retry(const char* why);
+  void clearPending();
+  void endUpstreamRequest();
   void flushUpstream();
   void readUpstream();
   void processUpstreamInput();
@@ -69,7 +76,6 @@ class HttpConnection final : public event::IoHandler, public event::Deletable, p
   void startTunnel();
   void finishResponse(bool upstream_reusable);
   void releaseUpstream(bool reusable);
-  bool canRetryOnFreshConnection() const;
 
   void finishRequest();
   void closeConnection();
@@ -88,7 +94,8 @@ class HttpConnection final : public event::IoHandler, public event::Deletable, p
   http::RequestParser parser_;
   http::RequestHead head_;
   event::Timer timer_;       // idle, header, or body-stall timeout
-  event::Timer up_timer_;    // connect or response timeout
+  event::Timer up_timer_;    // connect, response-head, or mid-body stall timeout
+  event::Timer request_timer_;  // the whole request (limits.request_timeout)
   bool read_paused_ = false;
   bool peer_closed_ = false;
   bool down_hup_seen_ = false;  // EPOLLRDHUP seen: read until EOF, not just a short read
@@ -119,6 +126,15 @@ class HttpConnection final : public event::IoHandler, public event::Deletable, p
   int host_ = -1;  // index of the chosen endpoint in the cluster
   upstream::PickContext pick_context_;
   int attempts_ = 0;
+  int previous_host_ = -1;  // avoided by the next pick (retries)
+  const config::RetryPolicy* retry_policy_ = nullptr;
+  uint32_t retries_ = 0;
+  uint32_t stale_retries_ = 0;
+  bool retrying_ = false;
+  std::string replay_;       // the request as sent, for retries (while small enough)
+  bool replayable_ = true;
+  bool counted_request_ = false;  // circuit-breaker accounting
+  bool counted_pending_ = false;
   std::unique_ptr<UpstreamConnection> upstream_;
   Buffer up_out_;
   bool up_written_ = false;  // some request bytes reached the upstream socket

@@ -40,7 +40,8 @@ static Result<int> openAccessLog(const config::AccessLog& log) {
   return fd;
 }
 
-Result<std::shared_ptr<const Snapshot>> Snapshot::build(std::unique_ptr<config::Config> config) {
+Result<std::shared_ptr<const Snapshot>> Snapshot::build(std::unique_ptr<config::Config> config,
+                                                        const HealthLookup& initially_healthy) {
   auto& store = stats::Store::instance();
   std::shared_ptr<Snapshot> snap(new Snapshot());
   snap->config_ = std::move(config);
@@ -62,6 +63,15 @@ Result<std::shared_ptr<const Snapshot>> Snapshot::build(std::unique_ptr<config::
                                        "Malformed or truncated upstream responses.");
     info.response_duration = store.histogram("pier_cluster_response_duration_seconds", labels,
                                              "Time from sending a request upstream to the end of its response.");
+    info.retries = store.counter("pier_cluster_retries_total", labels, "Requests tried again on another endpoint.");
+    info.retries_budget_exhausted = store.counter("pier_cluster_retry_budget_exhausted_total", labels,
+                                                  "Retries not made because the retry budget was used up.");
+    info.overflow = store.counter("pier_cluster_circuit_breaker_overflow_total", labels,
+                                  "Requests answered 503 because a circuit breaker limit was reached.");
+    info.panic = store.counter("pier_cluster_panic_picks_total", labels,
+                               "Endpoint choices made over all endpoints because too few were healthy.");
+    info.health = std::make_unique<ClusterHealth>(c.endpoints.size());
+    info.load = std::make_shared<ClusterLoad>();
     for (const auto& e : c.endpoints) {
       EndpointInfo ep;
       ep.config = e.address;
@@ -77,7 +87,16 @@ Result<std::shared_ptr<const Snapshot>> Snapshot::build(std::unique_ptr<config::
       ep.connect_failures =
           store.counter("pier_endpoint_connect_failures_total", el, "Failed connection attempts to the endpoint.");
       ep.connections = store.counter("pier_endpoint_connections_total", el, "New connections to the endpoint.");
+      ep.ejections = store.counter("pier_endpoint_ejections_total", el,
+                                   "Times a worker ejected the endpoint after failures of live traffic.");
+      ep.ejected = store.gauge("pier_endpoint_ejected", el, "Workers currently ejecting the endpoint.");
+      ep.healthy = store.gauge("pier_endpoint_healthy", el, "Active health check state (1 healthy, 0 unhealthy).");
       info.endpoints.push_back(std::move(ep));
+    }
+    if (initially_healthy) {
+      for (size_t i = 0; i < info.endpoints.size(); ++i) {
+        info.health->set(i, initially_healthy(c.name, info.endpoints[i].name));
+      }
     }
     snap->cluster_index_[c.name] = static_cast<int>(snap->clusters_.size());
     snap->clusters_.push_back(std::move(info));

@@ -3,6 +3,7 @@
 // workers need precomputed: routers, resolved endpoint addresses and metric
 // handles. Built on the control thread; shared read-only by all workers.
 // In-flight requests keep the snapshot they started with alive.
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -10,6 +11,7 @@
 
 #include "src/common/result.h"
 #include "src/config/config.h"
+#include "src/proxy/cluster_health.h"
 #include "src/net/socket.h"
 #include "src/router/router.h"
 #include "src/stats/metrics.h"
@@ -24,6 +26,9 @@ struct EndpointInfo {
   stats::Gauge active_requests;
   stats::Counter connect_failures;
   stats::Counter connections;
+  stats::Counter ejections;
+  stats::Gauge ejected;  // summed over workers: how many workers eject it now
+  stats::Gauge healthy;  // active health check: 1 healthy, 0 unhealthy
 };
 
 struct ClusterInfo {
@@ -35,6 +40,12 @@ struct ClusterInfo {
   stats::Counter timeouts;
   stats::Counter bad_responses;
   stats::Histogram response_duration;
+  stats::Counter retries;
+  stats::Counter retries_budget_exhausted;
+  stats::Counter overflow;  // circuit breaker rejections
+  stats::Counter panic;     // picks made in panic mode
+  std::unique_ptr<ClusterHealth> health;
+  std::shared_ptr<ClusterLoad> load;  // shared with upstream connections it counts
 };
 
 struct RouteInfo {
@@ -58,7 +69,11 @@ struct ListenerInfo {
 
 class Snapshot {
  public:
-  static Result<std::shared_ptr<const Snapshot>> build(std::unique_ptr<config::Config> config);
+  // `initially_healthy(cluster, endpoint)` seeds the active health state
+  // (from the health checker, so a reload doesn't forget a dead endpoint).
+  using HealthLookup = std::function<bool(const std::string& cluster, const std::string& endpoint)>;
+  static Result<std::shared_ptr<const Snapshot>> build(std::unique_ptr<config::Config> config,
+                                                       const HealthLookup& initially_healthy = {});
   ~Snapshot();
 
   const config::Config& config() const { return *config_; }

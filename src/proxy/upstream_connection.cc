@@ -10,6 +10,9 @@ UpstreamConnection::UpstreamConnection(event::Loop& loop, net::Fd fd, EndpointPo
 }
 
 UpstreamConnection::~UpstreamConnection() {
+  if (load_) {
+    load_->connections.fetch_sub(1, std::memory_order_relaxed);
+  }
   if (fd_.valid()) {
     loop_.remove(fd_.get());
   }

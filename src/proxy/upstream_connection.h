@@ -7,6 +7,7 @@
 #include "src/common/buffer.h"
 #include "src/event/loop.h"
 #include "src/net/socket.h"
+#include "src/proxy/cluster_health.h"
 
 namespace pier::proxy {
 
@@ -28,10 +29,16 @@ class UpstreamConnection final : public event::IoHandler, public event::Deletabl
   Buffer& in() { return in_; }
   bool connected() const { return connected_; }
   void setConnected() { connected_ = true; }
-  bool reused() const { return requests_ > 0; }
+  // True once the connection carries its second request (countRequest() is called as each one starts).
+  bool reused() const { return requests_ > 1; }
   void countRequest() { ++requests_; }
   EndpointPool& pool() { return pool_; }
   void setUser(UpstreamUser* user) { user_ = user; }
+  // Counts this connection in a cluster's circuit-breaker load until it closes.
+  void trackIn(std::shared_ptr<ClusterLoad> load) {
+    load->connections.fetch_add(1, std::memory_order_relaxed);
+    load_ = std::move(load);
+  }
 
   // event::IoHandler
   void onIoEvent(uint32_t events) override;
@@ -47,6 +54,7 @@ class UpstreamConnection final : public event::IoHandler, public event::Deletabl
   uint64_t requests_ = 0;
   std::list<std::unique_ptr<UpstreamConnection>>::iterator idle_pos_;
   event::Timer idle_timer_;
+  std::shared_ptr<ClusterLoad> load_;
 };
 
 // Idle keep-alive connections to one endpoint, on one worker.

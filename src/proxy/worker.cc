@@ -106,24 +106,20 @@ void Worker::applyOnLoop(std::shared_ptr<const Snapshot> snapshot, std::vector<L
 void Worker::buildClusters() {
   std::vector<std::shared_ptr<ClusterState>> clusters;
   for (const auto& info : snapshot_->clusters()) {
-    auto state = std::make_shared<ClusterState>();
-    state->snapshot = snapshot_;
-    state->info = &info;
+    std::vector<EndpointPool*> pools;
     for (const auto& ep : info.endpoints) {
-      upstream::Host host;
-      host.address = ep.config;
-      // Endpoint weights come from the config entry with the same address.
-      for (const auto& ce : info.config->endpoints) {
-        if (ce.address.text() == ep.name) host.weight = ce.weight;
-      }
-      state->hosts.push_back(host);
       auto& pool = pools_[ep.name];
       if (!pool) {
         pool = std::make_unique<EndpointPool>(loop_, ep.address);
       }
-      state->pools.push_back(pool.get());
+      pools.push_back(pool.get());
     }
-    state->lb = upstream::makeLoadBalancer(info.config->lb, state->hosts, rng_());
+    auto state = std::make_shared<ClusterState>(snapshot_, info, std::move(pools), rng_());
+    for (const auto& old : clusters_) {
+      if (old->config().name == info.config->name) {
+        state->inheritOutliers(*old);
+      }
+    }
     clusters.push_back(std::move(state));
   }
   clusters_ = std::move(clusters);

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "src/event/loop.h"
+#include "src/proxy/cluster_state.h"
 #include "src/proxy/snapshot.h"
 #include "src/proxy/upstream_connection.h"
 #include "src/upstream/load_balancer.h"
@@ -20,15 +21,6 @@
 namespace pier::proxy {
 
 class HttpConnection;
-
-// A cluster as one worker sees it: host states and the balancer over them.
-struct ClusterState {
-  std::shared_ptr<const Snapshot> snapshot;  // keeps `info` alive
-  const ClusterInfo* info = nullptr;
-  std::vector<upstream::Host> hosts;
-  std::unique_ptr<upstream::LoadBalancer> lb;
-  std::vector<EndpointPool*> pools;  // per host, owned by the worker
-};
 
 // The listening sockets of one listener for one worker (fd owned by the server).
 struct ListenerSocket {
