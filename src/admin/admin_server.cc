@@ -21,9 +21,15 @@ AdminResponse clustersJson(const proxy::Snapshot& snap) {
     for (size_t i = 0; i < c.endpoints.size(); ++i) {
       const auto& ep = c.endpoints[i];
       stats::Labels labels{{"cluster", c.config->name}, {"endpoint", ep.name}};
+      bool healthy = c.health->healthy(i);
+      int64_t ejected = store.value("pier_endpoint_ejected", labels);
+      const char* state = !healthy ? "unhealthy" : ejected > 0 ? "ejected" : "healthy";
       endpoints.push_back({{"address", ep.name},
                            {"weight", c.config->endpoints[i].weight},
-                           {"healthy", true},
+                           {"healthy", healthy},
+                           {"ejected_by_workers", ejected},
+                           {"ejections_total", store.value("pier_endpoint_ejections_total", labels)},
+                           {"state", state},
                            {"active_requests", store.value("pier_endpoint_active_requests", labels)},
                            {"requests_total", store.value("pier_endpoint_requests_total", labels)},
                            {"connect_failures_total", store.value("pier_endpoint_connect_failures_total", labels)},

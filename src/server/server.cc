@@ -21,6 +21,7 @@
 #include "src/proxy/snapshot.h"
 #include "src/proxy/worker.h"
 #include "src/stats/metrics.h"
+#include "src/upstream/health_checker.h"
 
 namespace pier::server {
 namespace {
@@ -76,12 +77,15 @@ class Server final : public admin::AdminSource, public event::IoHandler {
     }
     applyLogLevel(cfg.value());
     workers_count_ = workerCount(cfg.value());
-    auto snap = proxy::Snapshot::build(std::make_unique<config::Config>(std::move(cfg.value())));
+    health_ = std::make_unique<upstream::HealthChecker>(
+        loop_, [this](const upstream::HealthTransition& t) { onHealthTransition(t); }, 0x5eed);
+    auto snap = proxy::Snapshot::build(std::make_unique<config::Config>(std::move(cfg.value())), healthLookup());
     if (!snap) {
       PIER_LOG_ERROR("{}", snap.error());
       return 1;
     }
     snapshot_ = snap.value();
+    updateHealthChecks();
     SocketMap none;
     if (auto s = bindListeners(*snapshot_, workers_count_, none, sockets_); !s) {
       PIER_LOG_ERROR("{}", s.error());
@@ -174,7 +178,7 @@ class Server final : public admin::AdminSource, public event::IoHandler {
       PIER_LOG_WARN("reload: a change of workers takes effect on restart; keeping {}", workers_count_);
     }
     applyLogLevel(cfg.value());
-    auto snap = proxy::Snapshot::build(std::make_unique<config::Config>(std::move(cfg.value())));
+    auto snap = proxy::Snapshot::build(std::make_unique<config::Config>(std::move(cfg.value())), healthLookup());
     if (!snap) {
       PIER_LOG_ERROR("reload rejected, keeping the running configuration: {}", snap.error());
       reload_failures_.add();
@@ -198,6 +202,7 @@ class Server final : public admin::AdminSource, public event::IoHandler {
     }
     sockets_ = std::move(next);
     snapshot_ = snap.value();
+    updateHealthChecks();
     // Sockets of removed listeners close once every worker has let go of them.
     auto retired = std::make_shared<SocketMap>(std::move(current));
     reloads_pending_ = static_cast<int>(workers_.size());
@@ -217,6 +222,60 @@ class Server final : public admin::AdminSource, public event::IoHandler {
         });
       });
     }
+  }
+
+  proxy::Snapshot::HealthLookup healthLookup() const {
+    return [this](const std::string& cluster, const std::string& endpoint) {
+      return health_->healthy(cluster, endpoint);
+    };
+  }
+
+  // Points the health checker at the current snapshot's clusters and
+  // publishes the state each endpoint starts with.
+  void updateHealthChecks() {
+    std::vector<std::pair<config::HealthCheck, std::vector<upstream::HealthCheckTarget>>> checks;
+    for (const auto& c : snapshot_->clusters()) {
+      for (size_t i = 0; i < c.endpoints.size(); ++i) {
+        setHealthyGauge(c.config->name, c.endpoints[i], c.health->healthy(i));
+      }
+      if (!c.config->health_check) {
+        continue;
+      }
+      std::vector<upstream::HealthCheckTarget> targets;
+      for (const auto& ep : c.endpoints) {
+        targets.push_back({c.config->name, ep.name, ep.address});
+      }
+      checks.emplace_back(*c.config->health_check, std::move(targets));
+    }
+    health_->update(std::move(checks));
+  }
+
+  void onHealthTransition(const upstream::HealthTransition& t) {
+    if (t.healthy) {
+      PIER_LOG_INFO("cluster {}: endpoint {} is healthy ({})", t.cluster, t.endpoint, t.reason);
+    } else {
+      PIER_LOG_WARN("cluster {}: endpoint {} is unhealthy ({})", t.cluster, t.endpoint, t.reason);
+    }
+    int index = snapshot_->clusterIndex(t.cluster);
+    if (index < 0) {
+      return;
+    }
+    const auto& c = snapshot_->clusters()[static_cast<size_t>(index)];
+    for (size_t i = 0; i < c.endpoints.size(); ++i) {
+      if (c.endpoints[i].name == t.endpoint) {
+        c.health->set(i, t.healthy);  // workers notice the new generation on their next pick
+        setHealthyGauge(c.config->name, c.endpoints[i], t.healthy);
+      }
+    }
+  }
+
+  void setHealthyGauge(const std::string& cluster, const proxy::EndpointInfo& ep, bool healthy) {
+    // Gauges are stored as deltas (summed over shards): remember what each
+    // series shows now and add the difference.
+    int64_t want = healthy ? 1 : 0;
+    int64_t& shown = healthy_gauges_[cluster + "/" + ep.name];
+    ep.healthy.add(want - shown);
+    shown = want;
   }
 
   void drain() {
@@ -252,6 +311,8 @@ class Server final : public admin::AdminSource, public event::IoHandler {
   SocketMap sockets_;
   std::vector<std::unique_ptr<proxy::Worker>> workers_;
   std::unique_ptr<admin::AdminServer> admin_;
+  std::unique_ptr<upstream::HealthChecker> health_;
+  std::map<std::string, int64_t> healthy_gauges_;  // by "cluster/endpoint": what pier_endpoint_healthy shows
   std::thread joiner_;
   int signal_fd_ = -1;
   std::atomic<bool> ready_{false};
