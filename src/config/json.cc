@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "src/config/loader.h"
+#include "src/config/parse.h"
 #include "src/config/values.h"
 
 namespace pier::config {
@@ -51,6 +52,21 @@ json headersJson(const std::vector<HeaderToAdd>& headers) {
   return out;
 }
 
+json retryPolicyJson(const RetryPolicy& policy) {
+  json on = json::array();
+  for (const RetryOnName& name : retryOnNames()) {
+    if (policy.retry_on & name.bit) on.push_back(name.name);
+  }
+  json out = {{"retry_on", on},
+              {"num_retries", policy.num_retries},
+              {"max_buffered_body_bytes", policy.max_buffered_body_bytes}};
+  // Only allowed (and then required) with the retriable-status-codes condition.
+  if (policy.retry_on & RetryPolicy::kRetriableStatusCodes)
+    out["retriable_status_codes"] = policy.retriable_status_codes;
+  if (policy.per_try_timeout) out["per_try_timeout"] = formatDuration(*policy.per_try_timeout);
+  return out;
+}
+
 json routeJson(const Route& route) {
   json out = {{"name", route.name}, {"match", matchJson(route.match)}};
   if (route.redirect) {
@@ -76,6 +92,7 @@ json routeJson(const Route& route) {
   if (route.prefix_rewrite) out["prefix_rewrite"] = *route.prefix_rewrite;
   if (route.host_rewrite) out["host_rewrite"] = *route.host_rewrite;
   if (route.timeout) out["timeout"] = formatDuration(*route.timeout);
+  if (route.retry_policy) out["retry_policy"] = retryPolicyJson(*route.retry_policy);
   out["request_headers_to_add"] = headersJson(route.request_headers_to_add);
   out["request_headers_to_remove"] = route.request_headers_to_remove;
   out["response_headers_to_add"] = headersJson(route.response_headers_to_add);
@@ -94,10 +111,15 @@ json accessLogJson(const AccessLog& log) {
 json listenerJson(const Listener& listener) {
   json out = {{"name", listener.name},
               {"address", listener.address.text()},
-              {"protocol", toString(listener.protocol)},
-              {"access_log", accessLogJson(listener.access_log)}};
-  if (listener.protocol == Protocol::kTcp) {
+              {"protocol", toString(listener.protocol)}};
+  // Each protocol's own fields only: the others are errors when loaded back.
+  if (listener.protocol != Protocol::kUdp) {
+    out["access_log"] = accessLogJson(listener.access_log);
+    out["accept_proxy_protocol"] = listener.accept_proxy_protocol;
+  }
+  if (listener.protocol != Protocol::kHttp) {
     out["cluster"] = listener.cluster;
+    out["tcp_idle_timeout"] = formatDuration(listener.tcp_idle_timeout);
     return out;
   }
   json vhosts = json::array();
@@ -114,7 +136,8 @@ json listenerJson(const Listener& listener) {
                    {"max_chunk_extension_bytes", l.max_chunk_extension_bytes},
                    {"request_headers_timeout", formatDuration(l.request_headers_timeout)},
                    {"idle_timeout", formatDuration(l.idle_timeout)},
-                   {"max_requests_per_connection", l.max_requests_per_connection}};
+                   {"max_requests_per_connection", l.max_requests_per_connection},
+                   {"request_timeout", formatDuration(l.request_timeout)}};
   const ForwardingHeaders& f = listener.forwarding;
   out["forwarding"] = {{"x_forwarded_for", f.x_forwarded_for},
                        {"x_forwarded_proto", f.x_forwarded_proto},
@@ -135,18 +158,80 @@ json hashOnJson(const HashOn& hash_on) {
   return "source_ip";
 }
 
+// A single code as a number, a range as "low-high", as the YAML accepts them.
+json statusRangeJson(const std::pair<int, int>& range) {
+  if (range.first == range.second) return range.first;
+  return std::to_string(range.first) + "-" + std::to_string(range.second);
+}
+
+json healthCheckJson(const HealthCheck& check) {
+  json out = {{"interval", formatDuration(check.interval)},
+              {"timeout", formatDuration(check.timeout)},
+              {"jitter", formatDuration(check.jitter)},
+              {"healthy_threshold", check.healthy_threshold},
+              {"unhealthy_threshold", check.unhealthy_threshold}};
+  if (check.kind == HealthCheck::Kind::kTcp) {
+    out["type"] = "tcp";
+    out["send"] = check.send;
+    out["expect"] = check.expect;
+    return out;
+  }
+  out["type"] = "http";
+  out["path"] = check.path;
+  if (!check.host.empty()) out["host"] = check.host;  // empty: the endpoint's address
+  json statuses = json::array();
+  for (const auto& range : check.expected_statuses) statuses.push_back(statusRangeJson(range));
+  out["expected_statuses"] = statuses;
+  return out;
+}
+
+json outlierDetectionJson(const OutlierDetection& o) {
+  return {{"enabled", o.enabled},
+          {"consecutive_5xx", o.consecutive_5xx},
+          {"consecutive_gateway_failure", o.consecutive_gateway_failure},
+          {"base_ejection_time", formatDuration(o.base_ejection_time)},
+          {"max_ejection_time", formatDuration(o.max_ejection_time)},
+          {"max_ejection_percent", o.max_ejection_percent}};
+}
+
+const char* proxyProtocolName(Cluster::ProxyProtocol p) {
+  switch (p) {
+    case Cluster::ProxyProtocol::kV1:
+      return "v1";
+    case Cluster::ProxyProtocol::kV2:
+      return "v2";
+    case Cluster::ProxyProtocol::kNone:
+      break;
+  }
+  return "none";
+}
+
 json clusterJson(const Cluster& cluster) {
   json endpoints = json::array();
   for (const Endpoint& e : cluster.endpoints)
     endpoints.push_back({{"address", e.address.text()}, {"weight", e.weight}});
-  return {{"name", cluster.name},
-          {"lb", toString(cluster.lb)},
-          {"hash_on", hashOnJson(cluster.hash_on)},
-          {"endpoints", endpoints},
-          {"connect_timeout", formatDuration(cluster.connect_timeout)},
-          {"response_timeout", formatDuration(cluster.response_timeout)},
-          {"idle_timeout", formatDuration(cluster.idle_timeout)},
-          {"max_idle_per_endpoint", cluster.max_idle_per_endpoint}};
+  const CircuitBreakers& b = cluster.circuit_breakers;
+  json out = {{"name", cluster.name},
+              {"lb", toString(cluster.lb)},
+              {"hash_on", hashOnJson(cluster.hash_on)},
+              {"endpoints", endpoints},
+              {"connect_timeout", formatDuration(cluster.connect_timeout)},
+              {"response_timeout", formatDuration(cluster.response_timeout)},
+              {"idle_timeout", formatDuration(cluster.idle_timeout)},
+              {"max_idle_per_endpoint", cluster.max_idle_per_endpoint},
+              {"outlier_detection", outlierDetectionJson(cluster.outlier_detection)},
+              {"circuit_breakers",
+               {{"max_connections", b.max_connections},
+                {"max_pending_requests", b.max_pending_requests},
+                {"max_requests", b.max_requests}}},
+              {"retry_budget",
+               {{"budget_percent", cluster.retry_budget.budget_percent},
+                {"min_retry_concurrency", cluster.retry_budget.min_retry_concurrency}}},
+              {"panic_threshold_percent", cluster.panic_threshold_percent},
+              {"send_proxy_protocol", proxyProtocolName(cluster.send_proxy_protocol)},
+              {"retry_policy", retryPolicyJson(cluster.default_retry_policy)}};
+  if (cluster.health_check) out["health_check"] = healthCheckJson(*cluster.health_check);
+  return out;
 }
 
 }  // namespace

@@ -2,7 +2,9 @@
 // The schema: turns a YAML tree into a Config, recording every problem in
 // Diagnostics. One function per section; internal to src/config.
 #include <optional>
+#include <span>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <unordered_set>
 #include <vector>
@@ -23,6 +25,8 @@ struct ParseContext {
   std::unordered_set<std::string> cluster_set;
   // The admin server's address when it is enabled; listeners may not reuse it.
   std::optional<SocketAddress> admin_address;
+  // Clusters that send a PROXY protocol header, which udp listeners cannot use.
+  std::unordered_set<std::string> proxy_protocol_clusters;
 };
 
 void parseConfig(const YAML::Node& root, Config& config, Diagnostics& diagnostics);
@@ -31,6 +35,23 @@ void parseClusters(const Field& field, std::vector<Cluster>& clusters, ParseCont
 void parseListeners(const Field& field, std::vector<Listener>& listeners, const ParseContext& context);
 // `default_name` is used when the route has no `name`.
 Route parseRoute(const Field& field, std::string default_name, const ParseContext& context);
+
+// The retry_policy of a route, or of a cluster (its default_retry_policy).
+RetryPolicy parseRetryPolicy(const Field& field);
+// A cluster's health_check and outlier_detection sections.
+HealthCheck parseHealthCheck(const Field& field);
+void parseOutlierDetection(const Field& field, OutlierDetection& outlier);
+
+// The names of RetryPolicy::On conditions as written in retry_on, in bit order.
+struct RetryOnName {
+  std::string_view name;
+  uint32_t bit;
+};
+std::span<const RetryOnName> retryOnNames();
+
+// A host name for redirects, host_rewrite and health checks: printable, no
+// spaces, '/', '?', '#' or '@'.
+std::optional<std::string> hostName(const Field& field);
 
 // Names (or addresses) already taken in some scope, with the path of the
 // entry that took each, for "duplicate ... (also <path>)" messages.

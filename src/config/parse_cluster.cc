@@ -6,6 +6,7 @@ namespace pier::config {
 namespace {
 
 constexpr uint32_t kMaxEndpointWeight = 10'000;
+constexpr uint32_t kMaxRetryConcurrency = 1'000'000;
 
 std::optional<LbPolicy> lbPolicy(const Field& field) {
   auto v = field.oneOf({"round_robin", "least_request", "random", "ring_hash", "maglev"});
@@ -85,10 +86,35 @@ void parseEndpoints(const Field& field, std::vector<Endpoint>& endpoints) {
   }
 }
 
+void parseCircuitBreakers(const Field& field, CircuitBreakers& breakers) {
+  auto m = FieldMap::open(field, {"max_connections", "max_pending_requests", "max_requests"});
+  if (!m) return;
+  m->read("max_connections", breakers.max_connections, 0, UINT32_MAX);
+  m->read("max_pending_requests", breakers.max_pending_requests, 0, UINT32_MAX);
+  m->read("max_requests", breakers.max_requests, 0, UINT32_MAX);
+}
+
+void parseRetryBudget(const Field& field, RetryBudget& budget) {
+  auto m = FieldMap::open(field, {"budget_percent", "min_retry_concurrency"});
+  if (!m) return;
+  m->read("budget_percent", budget.budget_percent, 0, 100);
+  m->read("min_retry_concurrency", budget.min_retry_concurrency, 0, kMaxRetryConcurrency);
+}
+
+std::optional<Cluster::ProxyProtocol> proxyProtocol(const Field& field) {
+  auto v = field.oneOf({"none", "v1", "v2"});
+  if (!v) return std::nullopt;
+  if (*v == "v1") return Cluster::ProxyProtocol::kV1;
+  if (*v == "v2") return Cluster::ProxyProtocol::kV2;
+  return Cluster::ProxyProtocol::kNone;
+}
+
 Cluster parseCluster(const Field& field, Taken& names) {
   Cluster cluster;
-  auto m = FieldMap::open(field, {"name", "lb", "hash_on", "endpoints", "connect_timeout", "response_timeout",
-                                  "idle_timeout", "max_idle_per_endpoint"});
+  auto m = FieldMap::open(
+      field, {"name", "lb", "hash_on", "endpoints", "connect_timeout", "response_timeout", "idle_timeout",
+              "max_idle_per_endpoint", "health_check", "outlier_detection", "circuit_breakers",
+              "retry_budget", "panic_threshold_percent", "send_proxy_protocol", "retry_policy"});
   if (!m) return cluster;
   if (auto f = m->required("name")) {
     if (auto v = f->name()) {
@@ -107,6 +133,15 @@ Cluster parseCluster(const Field& field, Taken& names) {
   m->readDuration("response_timeout", cluster.response_timeout);
   m->readDuration("idle_timeout", cluster.idle_timeout, Millis(1));
   m->read("max_idle_per_endpoint", cluster.max_idle_per_endpoint, 0, 1'000'000);
+  if (auto f = m->get("health_check")) cluster.health_check = parseHealthCheck(*f);
+  if (auto f = m->get("outlier_detection")) parseOutlierDetection(*f, cluster.outlier_detection);
+  if (auto f = m->get("circuit_breakers")) parseCircuitBreakers(*f, cluster.circuit_breakers);
+  if (auto f = m->get("retry_budget")) parseRetryBudget(*f, cluster.retry_budget);
+  m->read("panic_threshold_percent", cluster.panic_threshold_percent, 0, 100);
+  if (auto f = m->get("send_proxy_protocol")) {
+    if (auto v = proxyProtocol(*f)) cluster.send_proxy_protocol = *v;
+  }
+  if (auto f = m->get("retry_policy")) cluster.default_retry_policy = parseRetryPolicy(*f);
   return cluster;
 }
 
@@ -121,8 +156,11 @@ void parseClusters(const Field& field, std::vector<Cluster>& clusters, ParseCont
   Taken names;
   for (const Field& item : *items) {
     clusters.push_back(parseCluster(item, names));
-    const std::string& name = clusters.back().name;
+    const Cluster& cluster = clusters.back();
+    const std::string& name = cluster.name;
     if (!name.empty() && context.cluster_set.insert(name).second) context.cluster_names.push_back(name);
+    if (!name.empty() && cluster.send_proxy_protocol != Cluster::ProxyProtocol::kNone)
+      context.proxy_protocol_clusters.insert(name);
   }
 }
 

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 #include <map>
+#include <tuple>
 #include <unordered_map>
 
 #include "src/config/parse.h"
@@ -25,15 +26,16 @@ std::string uppered(std::string_view text) {
   return out;
 }
 
-// Listener addresses by family and port. Binding the same address twice, or
-// any address of a family next to that family's wildcard, would either fail
-// or silently split the traffic between two listeners.
+// Listener addresses by transport, family and port. Binding the same address
+// twice, or any address of a family next to that family's wildcard, would
+// either fail or silently split the traffic between two listeners. TCP and
+// UDP ports are separate: a udp listener may share a tcp listener's address.
 class AddressBook {
  public:
   // "<address> of <path>" of an earlier listener that `address` collides
   // with, or nullopt after recording `address` for `path`.
-  std::optional<std::string> claim(const SocketAddress& address, const std::string& path) {
-    Port& port = ports_[{address.ipv6, address.port}];
+  std::optional<std::string> claim(bool udp, const SocketAddress& address, const std::string& path) {
+    Port& port = ports_[{udp, address.ipv6, address.port}];
     bool wildcard = address.host == "0.0.0.0" || address.host == "::";
     if (port.wildcard) return *port.wildcard;
     if (wildcard && port.first) return *port.first;
@@ -54,7 +56,7 @@ class AddressBook {
     std::optional<std::string> first;  // of the specific hosts
     std::unordered_map<std::string, std::string> hosts;
   };
-  std::map<std::pair<bool, uint16_t>, Port> ports_;
+  std::map<std::tuple<bool, bool, uint16_t>, Port> ports_;
 };
 
 // "*", "example.com", "*.example.com", "api.*"; returns what is wrong.
@@ -152,7 +154,7 @@ void parseVirtualHosts(const Field& field, const std::string& listener_name, std
 void parseLimits(const Field& field, HttpLimits& limits) {
   auto m = FieldMap::open(field, {"max_request_headers_bytes", "max_headers", "max_request_body_bytes",
                                   "max_chunk_extension_bytes", "request_headers_timeout", "idle_timeout",
-                                  "max_requests_per_connection"});
+                                  "max_requests_per_connection", "request_timeout"});
   if (!m) return;
   constexpr uint32_t kMax32 = UINT32_MAX;
   m->read("max_request_headers_bytes", limits.max_request_headers_bytes, 1, kMax32);
@@ -162,6 +164,7 @@ void parseLimits(const Field& field, HttpLimits& limits) {
   m->readDuration("request_headers_timeout", limits.request_headers_timeout, Millis(1));
   m->readDuration("idle_timeout", limits.idle_timeout, Millis(1));
   m->read("max_requests_per_connection", limits.max_requests_per_connection, 0, kMax32);
+  m->readDuration("request_timeout", limits.request_timeout);
 }
 
 void parseForwarding(const Field& field, ForwardingHeaders& forwarding) {
@@ -247,61 +250,52 @@ void parseAccessLog(const Field& field, AccessLog& log) {
   }
 }
 
-Listener parseListener(const Field& field, Taken& names, AddressBook& addresses,
-                       const ParseContext& context) {
-  Listener listener;
-  auto m = FieldMap::open(field, {"name", "address", "protocol", "routes", "virtual_hosts", "cluster",
-                                  "limits", "forwarding", "access_log"});
-  if (!m) return listener;
-  if (auto f = m->required("name")) {
+std::optional<Protocol> protocol(const Field& field) {
+  auto v = field.oneOf({"http", "tcp", "udp"});
+  if (!v) return std::nullopt;
+  if (*v == "tcp") return Protocol::kTcp;
+  if (*v == "udp") return Protocol::kUdp;
+  return Protocol::kHttp;
+}
+
+// tcp and udp listeners: forward every connection (or datagram session) to
+// one cluster.
+void parseForwarder(const FieldMap& m, Listener& listener, const ParseContext& context) {
+  const std::string kind = toString(listener.protocol);
+  for (std::string_view key : {"routes", "virtual_hosts", "limits", "forwarding"}) {
+    if (auto f = m.get(key))
+      f->error("only applies to http listeners; a " + kind + " listener forwards to its \"cluster\"");
+  }
+  // UDP has no close: an idle session is the only end a client gives, and
+  // DNS-like traffic wants it short, so udp listeners default to 60s.
+  if (listener.protocol == Protocol::kUdp) {
+    listener.tcp_idle_timeout = Millis(60'000);
+  }
+  m.readDuration("tcp_idle_timeout", listener.tcp_idle_timeout, Millis(1));
+  if (auto f = m.required("cluster")) {
     if (auto v = f->name()) {
-      listener.name = *v;
-      if (const std::string* other = names.claim(listener.name, field.path())) {
-        f->error("duplicate listener name \"" + listener.name + "\" (also " + *other + ")");
+      listener.cluster = *v;
+      checkClusterReference(*f, *v, context);
+      if (listener.protocol == Protocol::kUdp && context.proxy_protocol_clusters.contains(*v)) {
+        f->error("cluster \"" + *v + "\" sends a PROXY protocol header (send_proxy_protocol), which udp " +
+                 "listeners do not support");
       }
     }
   }
-  if (auto f = m->required("address")) {
-    if (auto a = f->address()) {
-      listener.address = *a;
-      if (context.admin_address && addressesConflict(*context.admin_address, *a)) {
-        f->error("address " + a->text() + " conflicts with the admin address " +
-                 context.admin_address->text());
-      } else if (auto other = addresses.claim(*a, field.path())) {
-        f->error("address " + a->text() + " conflicts with " + *other);
-      }
-    }
-  }
-  if (auto f = m->get("access_log")) parseAccessLog(*f, listener.access_log);
+}
 
-  if (auto f = m->get("protocol")) {
-    auto v = f->oneOf({"http", "tcp"});
-    if (!v) return listener;  // what else is allowed depends on the protocol
-    listener.protocol = *v == "tcp" ? Protocol::kTcp : Protocol::kHttp;
+void parseHttp(const Field& field, const FieldMap& m, Listener& listener, const ParseContext& context) {
+  if (auto f = m.get("cluster")) {
+    f->error("only applies to tcp and udp listeners; an http listener picks clusters in its routes");
   }
-
-  if (listener.protocol == Protocol::kTcp) {
-    for (std::string_view key : {"routes", "virtual_hosts", "limits", "forwarding"}) {
-      if (auto f = m->get(key))
-        f->error("only applies to http listeners; a tcp listener forwards to its \"cluster\"");
-    }
-    if (auto f = m->required("cluster")) {
-      if (auto v = f->name()) {
-        listener.cluster = *v;
-        checkClusterReference(*f, *v, context);
-      }
-    }
-    return listener;
+  if (auto f = m.get("tcp_idle_timeout")) {
+    f->error("only applies to tcp and udp listeners; an http listener has limits.idle_timeout");
   }
-
-  if (auto f = m->get("cluster")) {
-    f->error("only applies to tcp listeners; an http listener picks clusters in its routes");
-  }
-  if (auto f = m->get("limits")) parseLimits(*f, listener.limits);
-  if (auto f = m->get("forwarding")) parseForwarding(*f, listener.forwarding);
+  if (auto f = m.get("limits")) parseLimits(*f, listener.limits);
+  if (auto f = m.get("forwarding")) parseForwarding(*f, listener.forwarding);
   Taken route_names;
-  auto routes = m->get("routes");
-  auto vhosts = m->get("virtual_hosts");
+  auto routes = m.get("routes");
+  auto vhosts = m.get("virtual_hosts");
   if (routes && vhosts) {
     vhosts->error(
         "conflicts with \"routes\": use routes (one virtual host for every domain) or virtual_hosts, not "
@@ -316,6 +310,67 @@ Listener parseListener(const Field& field, Taken& names, AddressBook& addresses,
     parseVirtualHosts(*vhosts, listener.name, listener.virtual_hosts, route_names, context);
   } else {
     field.error("an http listener needs routes or virtual_hosts");
+  }
+}
+
+Listener parseListener(const Field& field, Taken& names, AddressBook& addresses,
+                       const ParseContext& context) {
+  Listener listener;
+  auto m =
+      FieldMap::open(field, {"name", "address", "protocol", "routes", "virtual_hosts", "cluster", "limits",
+                             "forwarding", "access_log", "accept_proxy_protocol", "tcp_idle_timeout"});
+  if (!m) return listener;
+  if (auto f = m->required("name")) {
+    if (auto v = f->name()) {
+      listener.name = *v;
+      if (const std::string* other = names.claim(listener.name, field.path())) {
+        f->error("duplicate listener name \"" + listener.name + "\" (also " + *other + ")");
+      }
+    }
+  }
+  // What else is allowed, and which addresses collide, depends on the protocol.
+  bool protocol_known = true;
+  if (auto f = m->get("protocol")) {
+    auto v = protocol(*f);
+    protocol_known = v.has_value();
+    if (v) listener.protocol = *v;
+  }
+  bool udp = listener.protocol == Protocol::kUdp;
+  if (auto f = m->required("address")) {
+    if (auto a = f->address()) {
+      listener.address = *a;
+      // Collisions depend on the transport, so with an unknown protocol they
+      // are not checked. The admin API is TCP: a udp listener may share its port.
+      if (protocol_known) {
+        if (!udp && context.admin_address && addressesConflict(*context.admin_address, *a)) {
+          f->error("address " + a->text() + " conflicts with the admin address " +
+                   context.admin_address->text());
+        } else if (auto other = addresses.claim(udp, *a, field.path())) {
+          f->error("address " + a->text() + " conflicts with " + *other);
+        }
+      }
+    }
+  }
+  if (!protocol_known) return listener;
+
+  if (auto f = m->get("access_log")) {
+    if (udp) {
+      f->error("only applies to http and tcp listeners; a udp listener writes no access log");
+    } else {
+      parseAccessLog(*f, listener.access_log);
+    }
+  }
+  if (auto f = m->get("accept_proxy_protocol")) {
+    if (udp) {
+      f->error("only applies to http and tcp listeners");
+    } else if (auto v = f->boolean()) {
+      listener.accept_proxy_protocol = *v;
+    }
+  }
+  if (listener.protocol == Protocol::kHttp) {
+    parseHttp(field, *m, listener, context);
+  } else {
+    parseForwarder(*m, listener, context);
   }
   return listener;
 }

@@ -39,20 +39,6 @@ std::optional<std::string> path(const Field& field) {
   return v;
 }
 
-// A host name for redirects and host_rewrite: printable, no spaces or '/'.
-std::optional<std::string> host(const Field& field) {
-  auto v = field.nonEmptyString();
-  if (!v) return std::nullopt;
-  for (char c : *v) {
-    auto u = static_cast<unsigned char>(c);
-    if (u <= 0x20 || u == 0x7f || c == '/' || c == '?' || c == '#' || c == '@') {
-      field.error("invalid host \"" + *v + "\"");
-      return std::nullopt;
-    }
-  }
-  return v;
-}
-
 // Reports the second of several mutually exclusive keys; returns the single
 // present key, or nullopt when none or several are.
 std::optional<std::string_view> exactlyOne(const FieldMap& m, std::initializer_list<std::string_view> keys,
@@ -234,7 +220,7 @@ Redirect parseRedirect(const Field& field, std::optional<RouteMatch::PathKind> p
       FieldMap::open(field, {"scheme", "host", "port", "path", "prefix_rewrite", "strip_query", "status"});
   if (!m) return redirect;
   if (auto f = m->get("scheme")) redirect.scheme = f->oneOf({"http", "https"});
-  if (auto f = m->get("host")) redirect.host = host(*f);
+  if (auto f = m->get("host")) redirect.host = hostName(*f);
   if (auto f = m->get("port")) {
     if (auto v = f->unsignedInt(1, 65535)) redirect.port = static_cast<uint16_t>(*v);
   }
@@ -286,13 +272,26 @@ DirectResponse parseDirectResponse(const Field& field) {
 
 }  // namespace
 
+std::optional<std::string> hostName(const Field& field) {
+  auto v = field.nonEmptyString();
+  if (!v) return std::nullopt;
+  for (char c : *v) {
+    auto u = static_cast<unsigned char>(c);
+    if (u <= 0x20 || u == 0x7f || c == '/' || c == '?' || c == '#' || c == '@') {
+      field.error("invalid host \"" + *v + "\"");
+      return std::nullopt;
+    }
+  }
+  return v;
+}
+
 Route parseRoute(const Field& field, std::string default_name, const ParseContext& context) {
   Route route;
   route.name = std::move(default_name);
   auto m = FieldMap::open(
       field, {"name", "match", "cluster", "weighted_clusters", "redirect", "direct_response",
               "prefix_rewrite", "host_rewrite", "request_headers_to_add", "request_headers_to_remove",
-              "response_headers_to_add", "response_headers_to_remove", "timeout"});
+              "response_headers_to_add", "response_headers_to_remove", "timeout", "retry_policy"});
   if (!m) return route;
   if (auto f = m->get("name")) {
     if (auto v = f->name()) route.name = *v;
@@ -314,8 +313,8 @@ Route parseRoute(const Field& field, std::string default_name, const ParseContex
   if (auto f = m->get("redirect")) route.redirect = parseRedirect(*f, path_kind);
   if (auto f = m->get("direct_response")) route.direct_response = parseDirectResponse(*f);
 
-  // Rewrites and the timeout shape the request sent upstream, so they only
-  // make sense when the route forwards to a cluster.
+  // Rewrites, the timeout and retries shape the request sent upstream, so
+  // they only make sense when the route forwards to a cluster.
   bool forwards = !action || *action == "cluster" || *action == "weighted_clusters";
   auto forwardingOnly = [&](const Field& f) {
     if (forwards) return true;
@@ -329,8 +328,9 @@ Route parseRoute(const Field& field, std::string default_name, const ParseContex
       route.prefix_rewrite = path(*f);
     }
   }
-  if (auto f = m->get("host_rewrite"); f && forwardingOnly(*f)) route.host_rewrite = host(*f);
+  if (auto f = m->get("host_rewrite"); f && forwardingOnly(*f)) route.host_rewrite = hostName(*f);
   if (auto f = m->get("timeout"); f && forwardingOnly(*f)) route.timeout = f->duration(Millis(0));
+  if (auto f = m->get("retry_policy"); f && forwardingOnly(*f)) route.retry_policy = parseRetryPolicy(*f);
 
   if (auto f = m->get("request_headers_to_add")) route.request_headers_to_add = parseHeadersToAdd(*f);
   if (auto f = m->get("request_headers_to_remove"))

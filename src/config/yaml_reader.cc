@@ -336,10 +336,12 @@ void FieldMap::read(std::string_view key, uint64_t& out, uint64_t min, uint64_t 
   }
 }
 
-void FieldMap::readDuration(std::string_view key, Millis& out, Millis min) const {
-  if (auto f = get(key)) {
-    if (auto v = f->duration(min)) out = *v;
-  }
+bool FieldMap::readDuration(std::string_view key, Millis& out, Millis min) const {
+  auto f = get(key);
+  if (!f) return true;
+  auto v = f->duration(min);
+  if (v) out = *v;
+  return v.has_value();
 }
 
 }  // namespace pier::config

@@ -127,7 +127,9 @@ class FieldMap {
   void read(std::string_view key, bool& out) const;
   void read(std::string_view key, uint32_t& out, uint32_t min, uint32_t max) const;
   void read(std::string_view key, uint64_t& out, uint64_t min, uint64_t max) const;
-  void readDuration(std::string_view key, Millis& out, Millis min = Millis(0)) const;
+  // False when the key is present but invalid, so that checks comparing it
+  // with another field can be skipped instead of comparing with a default.
+  bool readDuration(std::string_view key, Millis& out, Millis min = Millis(0)) const;
 
  private:
   explicit FieldMap(Field self) : self_(std::move(self)) {}

@@ -238,7 +238,8 @@ void HttpConnection::onConnectFailure(const char* why) {
   // every other endpoint gets one chance even without a retry policy (as
   // nginx does). Hammering the same refused endpoint again helps nobody.
   auto budget = std::max<size_t>(retry_policy_->num_retries, cluster_->size() - 1);
-  if (!up_written_ && cluster_->size() > 1 && retries_ < budget && retryBudgetAllows()) {
+  bool wanted = (retry_policy_->retry_on & config::RetryPolicy::kConnectFailure) != 0;
+  if (wanted && !up_written_ && cluster_->size() > 1 && retries_ < budget && retryBudgetAllows()) {
     retry("connect failure");
     return;
   }

@@ -31,7 +31,7 @@ class EveryFeatureTest : public ::testing::Test {
     auto result = loadFile((kTestdata / "every_feature.yaml").string());
     ASSERT_TRUE(result.ok()) << result.error();
     config_ = std::move(result).value();
-    ASSERT_EQ(config_.listeners.size(), 3u);
+    ASSERT_EQ(config_.listeners.size(), 4u);
     ASSERT_EQ(config_.clusters.size(), 2u);
   }
   const Listener& web() const { return config_.listeners[0]; }
@@ -113,6 +113,18 @@ TEST_F(EveryFeatureTest, ClusterRouteWithRewritesAndHeaders) {
   EXPECT_EQ(r.timeout, Millis(5000));
 }
 
+TEST_F(EveryFeatureTest, RouteRetryPolicy) {
+  ASSERT_TRUE(apiRoutes()[0].retry_policy);
+  const RetryPolicy& p = *apiRoutes()[0].retry_policy;
+  EXPECT_EQ(p.retry_on,
+            RetryPolicy::kConnectFailure | RetryPolicy::k5xx | RetryPolicy::kRetriableStatusCodes);
+  EXPECT_EQ(p.num_retries, 3u);
+  EXPECT_THAT(p.retriable_status_codes, ElementsAre(409, 429));
+  EXPECT_EQ(p.per_try_timeout, Millis(2000));
+  EXPECT_EQ(p.max_buffered_body_bytes, 1024u);
+  EXPECT_FALSE(apiRoutes()[1].retry_policy);
+}
+
 TEST_F(EveryFeatureTest, WeightedClustersRoute) {
   const Route& r = apiRoutes()[1];
   EXPECT_EQ(r.name, "web/api/1");
@@ -167,6 +179,8 @@ TEST_F(EveryFeatureTest, LimitsForwardingAccessLog) {
   EXPECT_EQ(l.request_headers_timeout, Millis(3000));
   EXPECT_EQ(l.idle_timeout, Millis(250));
   EXPECT_EQ(l.max_requests_per_connection, 7u);
+  EXPECT_EQ(l.request_timeout, Millis(30'000));
+  EXPECT_TRUE(web().accept_proxy_protocol);
   const ForwardingHeaders& f = web().forwarding;
   EXPECT_FALSE(f.x_forwarded_for);
   EXPECT_FALSE(f.x_forwarded_proto);
@@ -196,6 +210,19 @@ TEST_F(EveryFeatureTest, TcpListener) {
   EXPECT_EQ(pg.protocol, Protocol::kTcp);
   EXPECT_EQ(pg.cluster, "app");
   EXPECT_THAT(pg.virtual_hosts, IsEmpty());
+  EXPECT_TRUE(pg.accept_proxy_protocol);
+  EXPECT_EQ(pg.tcp_idle_timeout, Millis(1'800'000));
+}
+
+TEST_F(EveryFeatureTest, UdpListener) {
+  const Listener& dns = config_.listeners[3];
+  EXPECT_EQ(dns.protocol, Protocol::kUdp);
+  // The same address as the tcp listener: UDP ports are a separate space.
+  EXPECT_EQ(dns.address.text(), config_.listeners[2].address.text());
+  EXPECT_EQ(dns.cluster, "other");
+  EXPECT_EQ(dns.tcp_idle_timeout, Millis(45'000));
+  EXPECT_FALSE(dns.accept_proxy_protocol);
+  EXPECT_FALSE(dns.access_log.enabled);
 }
 
 TEST_F(EveryFeatureTest, Clusters) {
@@ -224,6 +251,62 @@ TEST_F(EveryFeatureTest, Clusters) {
   EXPECT_EQ(config_.findCluster("missing"), nullptr);
 }
 
+TEST_F(EveryFeatureTest, HttpHealthCheck) {
+  const Cluster* app = config_.findCluster("app");
+  ASSERT_NE(app, nullptr);
+  ASSERT_TRUE(app->health_check);
+  const HealthCheck& h = *app->health_check;
+  EXPECT_EQ(h.kind, HealthCheck::Kind::kHttp);
+  EXPECT_EQ(h.interval, Millis(2'000));
+  EXPECT_EQ(h.timeout, Millis(500));
+  EXPECT_EQ(h.jitter, Millis(100));
+  EXPECT_EQ(h.healthy_threshold, 1u);
+  EXPECT_EQ(h.unhealthy_threshold, 4u);
+  EXPECT_EQ(h.path, "/healthz");
+  EXPECT_EQ(h.host, "app.internal");
+  using Range = std::pair<int, int>;
+  EXPECT_THAT(h.expected_statuses, ElementsAre(Range(204, 204), Range(200, 299), Range(300, 302)));
+}
+
+TEST_F(EveryFeatureTest, TcpHealthCheck) {
+  const Cluster* other = config_.findCluster("other");
+  ASSERT_NE(other, nullptr);
+  ASSERT_TRUE(other->health_check);
+  const HealthCheck& h = *other->health_check;
+  EXPECT_EQ(h.kind, HealthCheck::Kind::kTcp);
+  EXPECT_EQ(h.interval, Millis(10'000));
+  EXPECT_EQ(h.timeout, Millis(3'000));
+  EXPECT_EQ(h.send, "PING\r\n");
+  EXPECT_EQ(h.expect, "PONG");
+}
+
+TEST_F(EveryFeatureTest, OutlierDetectionAndLimits) {
+  const Cluster* app = config_.findCluster("app");
+  ASSERT_NE(app, nullptr);
+  const OutlierDetection& o = app->outlier_detection;
+  EXPECT_FALSE(o.enabled);
+  EXPECT_EQ(o.consecutive_5xx, 7u);
+  EXPECT_EQ(o.consecutive_gateway_failure, 0u);
+  EXPECT_EQ(o.base_ejection_time, Millis(10'000));
+  EXPECT_EQ(o.max_ejection_time, Millis(60'000));
+  EXPECT_EQ(o.max_ejection_percent, 100u);
+  EXPECT_EQ(app->circuit_breakers.max_connections, 100u);
+  EXPECT_EQ(app->circuit_breakers.max_pending_requests, 10u);
+  EXPECT_EQ(app->circuit_breakers.max_requests, 50u);
+  EXPECT_EQ(app->retry_budget.budget_percent, 10u);
+  EXPECT_EQ(app->retry_budget.min_retry_concurrency, 1u);
+  EXPECT_EQ(app->panic_threshold_percent, 0u);
+  EXPECT_EQ(app->send_proxy_protocol, Cluster::ProxyProtocol::kV1);
+  EXPECT_EQ(config_.findCluster("other")->send_proxy_protocol, Cluster::ProxyProtocol::kNone);
+}
+
+TEST_F(EveryFeatureTest, ClusterRetryPolicyIsTheRoutesDefault) {
+  const RetryPolicy& p = config_.findCluster("app")->default_retry_policy;
+  EXPECT_EQ(p.retry_on, RetryPolicy::kGatewayError);
+  EXPECT_EQ(p.num_retries, 0u);
+  EXPECT_FALSE(p.per_try_timeout);
+}
+
 TEST(LoaderTest, DefaultsMatchTheDocumentation) {
   Config c = loadOk(R"(
 listeners:
@@ -249,6 +332,9 @@ clusters:
   EXPECT_EQ(l.limits.request_headers_timeout, Millis(10'000));
   EXPECT_EQ(l.limits.idle_timeout, Millis(60'000));
   EXPECT_EQ(l.limits.max_requests_per_connection, 0u);
+  EXPECT_EQ(l.limits.request_timeout, Millis(0));
+  EXPECT_FALSE(l.accept_proxy_protocol);
+  EXPECT_EQ(l.tcp_idle_timeout, Millis(3'600'000));
   EXPECT_TRUE(l.forwarding.x_forwarded_for);
   EXPECT_TRUE(l.forwarding.x_forwarded_proto);
   EXPECT_EQ(l.forwarding.request_id_header, "x-request-id");
@@ -261,6 +347,7 @@ clusters:
   EXPECT_THAT(r.match.methods, IsEmpty());
   EXPECT_FALSE(r.timeout);
   EXPECT_FALSE(r.prefix_rewrite);
+  EXPECT_FALSE(r.retry_policy);
 
   const Cluster& k = c.clusters.at(0);
   EXPECT_EQ(k.lb, LbPolicy::kRoundRobin);
@@ -270,6 +357,57 @@ clusters:
   EXPECT_EQ(k.response_timeout, Millis(15'000));
   EXPECT_EQ(k.idle_timeout, Millis(60'000));
   EXPECT_EQ(k.max_idle_per_endpoint, 1024u);
+  EXPECT_FALSE(k.health_check);
+  EXPECT_TRUE(k.outlier_detection.enabled);
+  EXPECT_EQ(k.outlier_detection.consecutive_5xx, 5u);
+  EXPECT_EQ(k.outlier_detection.consecutive_gateway_failure, 3u);
+  EXPECT_EQ(k.outlier_detection.base_ejection_time, Millis(5'000));
+  EXPECT_EQ(k.outlier_detection.max_ejection_time, Millis(300'000));
+  EXPECT_EQ(k.outlier_detection.max_ejection_percent, 50u);
+  EXPECT_EQ(k.circuit_breakers.max_connections, 0u);
+  EXPECT_EQ(k.circuit_breakers.max_pending_requests, 0u);
+  EXPECT_EQ(k.circuit_breakers.max_requests, 0u);
+  EXPECT_EQ(k.retry_budget.budget_percent, 20u);
+  EXPECT_EQ(k.retry_budget.min_retry_concurrency, 3u);
+  EXPECT_EQ(k.panic_threshold_percent, 50u);
+  EXPECT_EQ(k.send_proxy_protocol, Cluster::ProxyProtocol::kNone);
+  EXPECT_EQ(k.default_retry_policy.retry_on, RetryPolicy::kConnectFailure | RetryPolicy::kReset);
+  EXPECT_EQ(k.default_retry_policy.num_retries, 1u);
+  EXPECT_THAT(k.default_retry_policy.retriable_status_codes, IsEmpty());
+  EXPECT_FALSE(k.default_retry_policy.per_try_timeout);
+  EXPECT_EQ(k.default_retry_policy.max_buffered_body_bytes, 65536u);
+}
+
+TEST(LoaderTest, EmptyHealthCheckIsAnHttpCheckWithDefaults) {
+  Config c = loadOk("clusters: [{ name: app, endpoints: [127.0.0.1:1], health_check: }]\n");
+  ASSERT_TRUE(c.clusters.at(0).health_check);
+  const HealthCheck& h = *c.clusters[0].health_check;
+  EXPECT_EQ(h.kind, HealthCheck::Kind::kHttp);
+  EXPECT_EQ(h.interval, Millis(5'000));
+  EXPECT_EQ(h.timeout, Millis(1'000));
+  EXPECT_EQ(h.jitter, Millis(0));
+  EXPECT_EQ(h.healthy_threshold, 2u);
+  EXPECT_EQ(h.unhealthy_threshold, 3u);
+  EXPECT_EQ(h.path, "/");
+  EXPECT_EQ(h.host, "");
+  EXPECT_THAT(h.expected_statuses, ElementsAre(std::pair(200, 399)));
+}
+
+TEST(LoaderTest, RouteRetryPolicyStartsFromTheDefaultsNotTheClusters) {
+  Config c = loadOk(R"(
+listeners:
+  - name: web
+    address: 127.0.0.1:8080
+    routes: [{ match: { prefix: / }, cluster: app, retry_policy: { num_retries: 4 } }]
+clusters:
+  - name: app
+    endpoints: [127.0.0.1:18081]
+    retry_policy: { retry_on: [5xx], per_try_timeout: 1s }
+)");
+  const RetryPolicy& p = c.listeners.at(0).virtual_hosts.at(0).routes.at(0).retry_policy.value();
+  EXPECT_EQ(p.num_retries, 4u);
+  EXPECT_EQ(p.retry_on, RetryPolicy::kConnectFailure | RetryPolicy::kReset);
+  EXPECT_FALSE(p.per_try_timeout);
 }
 
 TEST(LoaderTest, EmptyDocumentIsAllDefaults) {

@@ -675,10 +675,10 @@ TEST(ValidationTest, UnknownProtocolIsAnError) {
   std::string yaml = R"(listeners:
   - name: web
     address: 127.0.0.1:8080
-    protocol: udp
+    protocol: sctp
     routes: [{ match: { prefix: / }, cluster: app }]
 )" + kClusters;
-  EXPECT_EQ(errorOf(yaml), "t.yaml:4:15: listeners[0].protocol: must be one of http, tcp; got \"udp\"");
+  EXPECT_EQ(errorOf(yaml), "t.yaml:4:15: listeners[0].protocol: must be one of http, tcp, udp; got \"sctp\"");
 }
 
 TEST(ValidationTest, TcpListenerNeedsCluster) {
@@ -719,7 +719,7 @@ TEST(ValidationTest, HttpListenerMayNotHaveCluster) {
     routes: [{ match: { prefix: / }, cluster: app }]
 )" + kClusters;
   EXPECT_EQ(errorOf(yaml),
-            "t.yaml:4:14: listeners[0].cluster: only applies to tcp listeners; an http listener "
+            "t.yaml:4:14: listeners[0].cluster: only applies to tcp and udp listeners; an http listener "
             "picks clusters in its routes");
 }
 
@@ -811,6 +811,152 @@ TEST(ValidationTest, LimitsOnlyApplyToHttp) {
   EXPECT_EQ(errorOf(yaml),
             "t.yaml:6:13: listeners[0].limits: only applies to http listeners; a tcp listener "
             "forwards to its \"cluster\"");
+}
+
+TEST(ValidationTest, RequestTimeoutMustBeADuration) {
+  std::string yaml = R"(listeners:
+  - name: web
+    address: 127.0.0.1:8080
+    routes: [{ match: { prefix: / }, cluster: app }]
+    limits: { request_timeout: 30 seconds }
+)" + kClusters;
+  EXPECT_EQ(errorOf(yaml),
+            "t.yaml:5:32: listeners[0].limits.request_timeout: invalid duration \"30 seconds\": expected a "
+            "number with a unit (ms, s, m, h) such as \"250ms\", \"10s\" or \"1m30s\", or an integer number "
+            "of milliseconds");
+}
+
+TEST(ValidationTest, UdpListenerNeedsCluster) {
+  std::string yaml = R"(listeners:
+  - name: dns
+    address: 127.0.0.1:5353
+    protocol: udp
+)" + kClusters;
+  EXPECT_EQ(errorOf(yaml), "t.yaml:2:5: listeners[0].cluster: required field is missing");
+}
+
+TEST(ValidationTest, UdpListenerMayNotHaveRoutes) {
+  std::string yaml = R"(listeners:
+  - name: dns
+    address: 127.0.0.1:5353
+    protocol: udp
+    cluster: app
+    virtual_hosts: []
+)" + kClusters;
+  EXPECT_EQ(errorOf(yaml),
+            "t.yaml:6:20: listeners[0].virtual_hosts: only applies to http listeners; a udp listener "
+            "forwards to its \"cluster\"");
+}
+
+TEST(ValidationTest, UdpListenerHasNoAccessLog) {
+  std::string yaml = R"(listeners:
+  - name: dns
+    address: 127.0.0.1:5353
+    protocol: udp
+    cluster: app
+    access_log: { path: stdout }
+)" + kClusters;
+  EXPECT_EQ(errorOf(yaml),
+            "t.yaml:6:17: listeners[0].access_log: only applies to http and tcp listeners; a udp "
+            "listener writes no access log");
+}
+
+TEST(ValidationTest, UdpListenerDoesNotAcceptProxyProtocol) {
+  std::string yaml = R"(listeners:
+  - name: dns
+    address: 127.0.0.1:5353
+    protocol: udp
+    cluster: app
+    accept_proxy_protocol: true
+)" + kClusters;
+  EXPECT_EQ(errorOf(yaml),
+            "t.yaml:6:28: listeners[0].accept_proxy_protocol: only applies to http and tcp listeners");
+}
+
+TEST(ValidationTest, AcceptProxyProtocolIsABoolean) {
+  std::string yaml = R"(listeners:
+  - name: pg
+    address: 127.0.0.1:5432
+    protocol: tcp
+    cluster: app
+    accept_proxy_protocol: v2
+)" + kClusters;
+  EXPECT_EQ(errorOf(yaml),
+            "t.yaml:6:28: listeners[0].accept_proxy_protocol: expected true or false, got \"v2\"");
+}
+
+TEST(ValidationTest, UdpListenerClusterMayNotSendProxyProtocol) {
+  std::string yaml = R"(listeners:
+  - name: dns
+    address: 127.0.0.1:5353
+    protocol: udp
+    cluster: app
+clusters:
+  - name: app
+    endpoints: [127.0.0.1:18081]
+    send_proxy_protocol: v2
+)";
+  EXPECT_EQ(errorOf(yaml),
+            "t.yaml:5:14: listeners[0].cluster: cluster \"app\" sends a PROXY protocol header "
+            "(send_proxy_protocol), which udp listeners do not support");
+}
+
+TEST(ValidationTest, TcpIdleTimeoutOnlyAppliesToTcpAndUdp) {
+  std::string yaml = R"(listeners:
+  - name: web
+    address: 127.0.0.1:8080
+    routes: [{ match: { prefix: / }, cluster: app }]
+    tcp_idle_timeout: 1h
+)" + kClusters;
+  EXPECT_EQ(errorOf(yaml),
+            "t.yaml:5:23: listeners[0].tcp_idle_timeout: only applies to tcp and udp listeners; an http "
+            "listener has limits.idle_timeout");
+}
+
+TEST(ValidationTest, TcpIdleTimeoutMustBePositive) {
+  std::string yaml = R"(listeners:
+  - name: pg
+    address: 127.0.0.1:5432
+    protocol: tcp
+    cluster: app
+    tcp_idle_timeout: 0s
+)" + kClusters;
+  EXPECT_EQ(errorOf(yaml), "t.yaml:6:23: listeners[0].tcp_idle_timeout: must be greater than 0");
+}
+
+TEST(ValidationTest, UdpAndTcpListenersMayShareAnAddress) {
+  // Separate port spaces; the admin API is TCP, so its port is free for udp too.
+  std::string yaml = R"(listeners:
+  - name: dns-tcp
+    address: 127.0.0.1:5353
+    protocol: tcp
+    cluster: app
+  - name: dns-udp
+    address: 0.0.0.0:5353
+    protocol: udp
+    cluster: app
+  - name: odd
+    address: 127.0.0.1:9901
+    protocol: udp
+    cluster: app
+)" + kClusters;
+  EXPECT_EQ(errorOf(yaml), "<loaded without error>");
+}
+
+TEST(ValidationTest, TwoUdpListenersOnOneAddressConflict) {
+  std::string yaml = R"(listeners:
+  - name: a
+    address: 127.0.0.1:5353
+    protocol: udp
+    cluster: app
+  - name: b
+    address: 127.0.0.1:5353
+    protocol: udp
+    cluster: app
+)" + kClusters;
+  EXPECT_EQ(errorOf(yaml),
+            "t.yaml:7:14: listeners[1].address: address 127.0.0.1:5353 conflicts with 127.0.0.1:5353 of "
+            "listeners[0]");
 }
 
 TEST(ValidationTest, AccessLogFieldMustBeKnown) {

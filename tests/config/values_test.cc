@@ -172,6 +172,7 @@ TEST(ConfigTest, EnumNames) {
   EXPECT_STREQ(toString(LbPolicy::kMaglev), "maglev");
   EXPECT_STREQ(toString(Protocol::kHttp), "http");
   EXPECT_STREQ(toString(Protocol::kTcp), "tcp");
+  EXPECT_STREQ(toString(Protocol::kUdp), "udp");
 }
 
 TEST(ConfigTest, DefaultAccessLogFieldsAreKnown) {
