@@ -15,7 +15,17 @@ its path asks for something else:
   /size/<n>          n-byte body (pattern_bytes); ?chunked=1 sends it chunked
   /upgrade           101 to an Upgrade request, then echo raw bytes
   /headers?K=V&..    add response headers K: V
+  /truncate/<n>      send a head announcing 2n body bytes, then n bytes, then close
   anything else      200 with the JSON echo
+
+Toggles for resilience tests (attributes of the backend, safe to set from the
+test thread at any time; the defaults change nothing):
+
+  health_status      status of `health_path` ("/healthz") requests (default 200,
+                     which is the normal JSON echo)
+  force_status       when set, every other request is answered with this status
+                     (JSON echo body)
+  force_delay_ms     every other request waits this long before its answer
 
 A request with "Expect: 100-continue" gets "100 Continue" before its body is
 read (whatever the path), as RFC 9110 asks of an origin server.
@@ -145,6 +155,10 @@ class EchoBackend:
         self.errors: list[str] = []
         self.connections_accepted = 0
         self.in_flight = 0
+        self.health_path = "/healthz"
+        self.health_status = 200
+        self.force_status: int | None = None
+        self.force_delay_ms = 0
         self._accept_thread = threading.Thread(target=self._accept_loop, name=f"{name}-accept", daemon=True)
 
     @property
@@ -210,6 +224,14 @@ class EchoBackend:
     def targets(self) -> list[str]:
         with self._cond:
             return [r["target"] for r in self.requests]
+
+    def traffic(self) -> list[dict]:
+        """Requests other than health probes (of `health_path`)."""
+        with self._cond:
+            return [r for r in self.requests if r["path"] != self.health_path]
+
+    def traffic_count(self) -> int:
+        return len(self.traffic())
 
     def _note(self, fn) -> None:
         with self._cond:
@@ -358,7 +380,22 @@ class EchoBackend:
         extra: list[tuple[str, str]] = []
         status = 200
 
+        if path == self.health_path and self.health_status != 200:
+            status = self.health_status
+            segs = [""]
+        elif path != self.health_path:
+            if self.force_delay_ms:
+                self._stop.wait(self.force_delay_ms / 1000.0)
+            if self.force_status is not None:
+                status = self.force_status
+                segs = [""]
+
         if segs[0] == "hangup":
+            return False
+        if segs[0] == "truncate" and len(segs) > 1:
+            n = int(segs[1])
+            self._send_head(sock, 200, [("Content-Length", str(2 * n)), ("X-Backend", self.name)], True)
+            sock.sendall(pattern_bytes(n))
             return False
         if segs[0] == "bad":
             sock.sendall(b"HTTP/1.1 2x0 Nope\r\nthis is not a header line\r\n\r\n")
