@@ -37,6 +37,9 @@ class Buffer {
   void commit(size_t n) { write_ += n; }
 
   void append(std::string_view s) {
+    if (s.empty()) {
+      return;  // memcpy with a null destination is undefined even for 0 bytes
+    }
     std::memcpy(prepare(s.size()), s.data(), s.size());
     write_ += s.size();
   }

@@ -52,6 +52,8 @@ void Timer::armAt(MonoTime deadline) {
 void Timer::cancel() {
   if (heap_index_ >= 0) {
     loop_.removeTimer(*this);
+  } else if (heap_index_ == kDue) {
+    loop_.forgetDue(*this);
   }
 }
 
@@ -128,13 +130,15 @@ int Loop::nextTimeoutMs() const {
   if (delta <= Duration::zero()) {
     return 0;
   }
-  // Round up so a timer never fires early.
-  return static_cast<int>((std::chrono::duration_cast<std::chrono::microseconds>(delta).count() + 999) / 1000);
+  // Round up so a timer never fires early; cap so the int can't wrap.
+  auto ms = (std::chrono::duration_cast<std::chrono::microseconds>(delta).count() + 999) / 1000;
+  return static_cast<int>(std::min<int64_t>(ms, 24 * 3600 * 1000));
 }
 
 void Loop::run() {
   constexpr int kMaxEvents = 256;
   epoll_event events[kMaxEvents];
+  updateNow();
   while (!stopping_) {
     int n = epoll_wait(epoll_fd_, events, kMaxEvents, nextTimeoutMs());
     updateNow();
@@ -149,14 +153,39 @@ void Loop::run() {
   }
   runPosted();
   to_delete_.clear();
+  stopping_ = false;  // a later run() starts afresh
 }
 
 void Loop::runTimers() {
+  // Take every timer due now before firing any: a callback that re-arms its
+  // timer (even with a zero delay) runs again next iteration, after epoll and
+  // posted work, rather than spinning here forever.
+  due_.clear();
   while (!timers_.empty() && timers_.front()->deadline_ <= now_) {
     Timer* t = timers_.front();
     removeTimer(*t);
+    t->heap_index_ = Timer::kDue;
+    due_.push_back(t);
+  }
+  for (size_t i = 0; i < due_.size(); ++i) {
+    Timer* t = due_[i];
+    if (t == nullptr) {
+      continue;  // cancelled or destroyed by an earlier callback
+    }
+    t->heap_index_ = -1;
+    due_[i] = nullptr;
     t->callback_();
   }
+  due_.clear();
+}
+
+void Loop::forgetDue(Timer& timer) {
+  for (auto& t : due_) {
+    if (t == &timer) {
+      t = nullptr;
+    }
+  }
+  timer.heap_index_ = -1;
 }
 
 void Loop::addTimer(Timer& timer) {

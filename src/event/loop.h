@@ -35,11 +35,12 @@ class Timer {
   void armAfter(Duration delay);
   void armAt(MonoTime deadline);
   void cancel();
-  bool armed() const { return heap_index_ >= 0; }
+  bool armed() const { return heap_index_ >= 0 || heap_index_ == kDue; }
   MonoTime deadline() const { return deadline_; }
 
  private:
   friend class Loop;
+  static constexpr int kDue = -2;  // taken off the heap, about to fire this pass
   Loop& loop_;
   std::function<void()> callback_;
   MonoTime deadline_{};
@@ -84,6 +85,7 @@ class Loop {
   void siftUp(size_t index);
   void siftDown(size_t index);
   void runTimers();
+  void forgetDue(Timer& timer);
   void runPosted();
   int nextTimeoutMs() const;
 
@@ -91,6 +93,7 @@ class Loop {
   int epoll_fd_ = -1;
   std::unique_ptr<Waker> waker_;
   std::vector<Timer*> timers_;  // binary min-heap on deadline
+  std::vector<Timer*> due_;     // being fired by runTimers()
   std::vector<std::unique_ptr<Deletable>> to_delete_;
   std::mutex posted_mutex_;
   std::vector<std::function<void()>> posted_;

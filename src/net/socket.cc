@@ -107,12 +107,12 @@ int socketError(int fd) {
 
 IoResult readSome(int fd, Buffer& buffer, size_t max) {
   char* dst = buffer.prepare(max);
-  size_t room = buffer.writable();
+  size_t room = max;
   while (true) {
     ssize_t n = ::read(fd, dst, room);
     if (n > 0) {
       buffer.commit(static_cast<size_t>(n));
-      return {IoStatus::kOk, static_cast<size_t>(n)};
+      return {IoStatus::kOk, static_cast<size_t>(n), static_cast<size_t>(n) < room};
     }
     if (n == 0) {
       return {IoStatus::kClosed, 0};

@@ -60,6 +60,7 @@ enum class IoStatus { kOk, kWouldBlock, kClosed, kError };
 struct IoResult {
   IoStatus status;
   size_t bytes = 0;
+  bool short_read = false;  // fewer bytes than asked: the socket was drained
 };
 
 // Reads once into `buffer` (up to `max` bytes).

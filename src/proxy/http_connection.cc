@@ -106,6 +106,9 @@ HttpConnection::HttpConnection(Worker& worker, net::Fd fd, const net::Address& p
 HttpConnection::~HttpConnection() = default;
 
 void HttpConnection::start() {
+  if (listener_->config->accept_proxy_protocol) {
+    proxy_header_ = std::make_unique<l4::ProxyHeaderParser>();
+  }
   listener_->connections.add();
   listener_->active_connections.add(1);
   worker_.loop().add(fd_.get(), *this, EPOLLIN | EPOLLOUT | EPOLLRDHUP);
@@ -155,7 +158,7 @@ void HttpConnection::readDownstream() {
       listener_->bytes_received.add(static_cast<int64_t>(r.bytes));
       // A short read means the socket is empty, unless the peer's FIN came
       // with the data: edge triggering won't report it again, so read on.
-      bool drained = in_.writable() > 0 && !down_hup_seen_;
+      bool drained = r.short_read && !down_hup_seen_;
       processInput();
       if (drained) {
         return;
@@ -176,6 +179,9 @@ void HttpConnection::readDownstream() {
 void HttpConnection::processInput() {
   switch (state_) {
     case State::kHead: {
+      if (proxy_header_ && !readProxyHeader()) {
+        return;
+      }
       if (in_.empty()) {
         return;
       }
@@ -216,6 +222,31 @@ void HttpConnection::processInput() {
     case State::kClosed:
       return;
   }
+}
+
+bool HttpConnection::readProxyHeader() {
+  auto status = proxy_header_->parse(in_.readable());
+  if (status == l4::ProxyHeaderParser::Status::kIncomplete) {
+    return false;
+  }
+  if (status == l4::ProxyHeaderParser::Status::kError) {
+    stats::Store::instance()
+        .counter("pier_listener_rejected_requests_total",
+                 {{"listener", listener_->config->name}, {"reason", "proxy_protocol"}},
+                 "Requests rejected before routing.")
+        .add();
+    PIER_LOG_DEBUG("{}: bad PROXY header from {}: {}", listener_->config->name, peer_ip_, proxy_header_->error());
+    closeConnection();
+    return false;
+  }
+  const auto& header = proxy_header_->header();
+  if (!header.local) {
+    peer_ = header.source;  // the client behind the load balancer in front of us
+    peer_ip_ = peer_.ipText();
+  }
+  in_.consume(proxy_header_->consumed());
+  proxy_header_.reset();
+  return true;
 }
 
 void HttpConnection::onHeadParsed() {

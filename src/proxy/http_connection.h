@@ -11,6 +11,7 @@
 #include "src/common/buffer.h"
 #include "src/event/loop.h"
 #include "src/http/codec.h"
+#include "src/l4/proxy_protocol.h"
 #include "src/net/socket.h"
 #include "src/proxy/snapshot.h"
 #include "src/proxy/upstream_connection.h"
@@ -42,6 +43,7 @@ class HttpConnection final : public event::IoHandler, public event::Deletable, p
   // downstream side
   void readDownstream();
   void processInput();
+  bool readProxyHeader();  // false: not complete yet, or the connection closed
   void onHeadParsed();
   void pumpRequestBody();
   void flushDownstream();
@@ -58,6 +60,7 @@ class HttpConnection final : public event::IoHandler, public event::Deletable, p
   void startUpstream();
   void pickAndConnect();
   void attach(std::unique_ptr<UpstreamConnection> connection);
+  void prependProxyHeader();
   void onUpstreamConnected();
   void onUpstreamTimer();
   void onConnectFailure(const char* why);
@@ -91,6 +94,7 @@ class HttpConnection final : public event::IoHandler, public event::Deletable, p
 
   Buffer in_;
   Buffer out_;
+  std::unique_ptr<l4::ProxyHeaderParser> proxy_header_;  // until the PROXY header is read (if required)
   http::RequestParser parser_;
   http::RequestHead head_;
   event::Timer timer_;       // idle, header, or body-stall timeout

@@ -9,6 +9,8 @@
 #include <fmt/format.h>
 
 #include "src/common/log.h"
+#include "src/l4/address.h"
+#include "src/l4/proxy_protocol.h"
 #include "src/proxy/body_writer.h"
 #include "src/proxy/http_connection.h"
 #include "src/proxy/message_writer.h"
@@ -82,7 +84,9 @@ void HttpConnection::pickAndConnect() {
     ++attempts_;
     cluster_->onRequestStart(host_);
     EndpointPool& pool = cluster_->pool(host_);
-    if (auto idle = pool.takeIdle()) {
+    // A PROXY header describes one client, so such connections are never shared.
+    bool proxy_protocol = cluster_->config().send_proxy_protocol != config::Cluster::ProxyProtocol::kNone;
+    if (auto idle = proxy_protocol ? nullptr : pool.takeIdle()) {
       attach(std::move(idle));
       upstream_->setConnected();
       onUpstreamConnected();
@@ -102,6 +106,9 @@ void HttpConnection::pickAndConnect() {
         conn.value()->trackIn(cluster_->info().load);
       }
       attach(std::move(conn.value()));
+      if (proxy_protocol) {
+        prependProxyHeader();
+      }
       cluster_->info().connections.add();
       cluster_->endpoint(host_).connections.add();
       if (c.circuit_breakers.max_pending_requests != 0) {
@@ -115,6 +122,20 @@ void HttpConnection::pickAndConnect() {
     onConnectFailure(conn.error().c_str());
     return;
   }
+}
+
+void HttpConnection::prependProxyHeader() {
+  std::string header;
+  auto local = l4::localAddressOf(fd_.get()).value_or(peer_);
+  if (cluster_->config().send_proxy_protocol == config::Cluster::ProxyProtocol::kV1) {
+    l4::appendProxyHeaderV1(header, peer_, local);
+  } else {
+    l4::appendProxyHeaderV2(header, peer_, local);
+  }
+  std::string rest(up_out_.readable());
+  up_out_.clear();
+  up_out_.append(header);
+  up_out_.append(rest);
 }
 
 void HttpConnection::attach(std::unique_ptr<UpstreamConnection> connection) {
@@ -139,6 +160,9 @@ void HttpConnection::releaseUpstream(bool reusable) {
   }
   cluster_->onRequestEnd(host_);
   EndpointPool& pool = upstream_->pool();
+  if (cluster_->config().send_proxy_protocol != config::Cluster::ProxyProtocol::kNone) {
+    reusable = false;
+  }
   if (reusable) {
     const auto& c = cluster_->config();
     pool.release(std::move(upstream_), c.max_idle_per_endpoint, c.idle_timeout);
@@ -317,7 +341,7 @@ void HttpConnection::readUpstream() {
     }
     auto r = net::readSome(upstream_->fd(), upstream_->in(), kReadChunk);
     if (r.status == net::IoStatus::kOk) {
-      bool drained = upstream_->in().writable() > 0 && !up_hup_seen_;
+      bool drained = r.short_read && !up_hup_seen_;
       processUpstreamInput();
       if (drained) {
         return;
@@ -416,7 +440,9 @@ void HttpConnection::writeResponseHead() {
     // the next request's start reliably, so this connection ends here.
     close_after_response_ = true;
   }
-  DownstreamResponse dr{&resp_head_, route_, framing, close_after_response_, http10, request_id_};
+  DownstreamResponse dr{&resp_head_,  route_,      framing,
+                        close_after_response_, http10, request_id_,
+                        listener_->config->forwarding.request_id_header};
   writeDownstreamResponseHead(out_, dr);
 }
 

@@ -89,21 +89,26 @@ void writeUpstreamRequestHead(std::string& out, const UpstreamRequest& r) {
     }
     appendHeader(out, n, h.value);
   }
-  if (fwd.x_forwarded_for) {
+  // A route that sets one of these headers (append: false) replaces what
+  // pier would generate, not only what the client sent.
+  auto routeReplaces = [&](std::string_view name) {
+    return route != nullptr && replacedBy(route->request_headers_to_add, name);
+  };
+  if (fwd.x_forwarded_for && !routeReplaces("x-forwarded-for")) {
     if (!xff.empty()) {
       xff.append(", ");
     }
     xff.append(r.client_ip);
     appendHeader(out, "x-forwarded-for", xff);
   }
-  if (fwd.x_forwarded_proto) {
+  if (fwd.x_forwarded_proto && !routeReplaces("x-forwarded-proto")) {
     appendHeader(out, "x-forwarded-proto", "http");
   }
   if (!r.request_id.empty() && !fwd.request_id_header.empty() &&
-      http::findHeader(head.headers, fwd.request_id_header) == nullptr) {
+      http::findHeader(head.headers, fwd.request_id_header) == nullptr && !routeReplaces(fwd.request_id_header)) {
     appendHeader(out, fwd.request_id_header, r.request_id);
   }
-  if (fwd.via) {
+  if (fwd.via && !routeReplaces("via")) {
     appendHeader(out, "via", head.version == http::Version::kHttp10 ? "1.0 pier" : "1.1 pier");
   }
   if (route != nullptr) {
@@ -159,6 +164,10 @@ void writeDownstreamResponseHead(Buffer& out, const DownstreamResponse& r) {
     for (const auto& a : route->response_headers_to_add) {
       appendHeader(out, a.name, a.value);
     }
+  }
+  if (!r.request_id.empty() && !r.request_id_header.empty() && http::findHeader(head.headers, r.request_id_header) == nullptr &&
+      !(route != nullptr && replacedBy(route->response_headers_to_add, r.request_id_header))) {
+    appendHeader(out, r.request_id_header, r.request_id);
   }
   if (head.body == http::BodyKind::kChunked && r.framing == DownstreamFraming::kAsIs) {
     out.append("transfer-encoding: chunked\r\n");

@@ -31,7 +31,8 @@ struct DownstreamResponse {
   DownstreamFraming framing = DownstreamFraming::kAsIs;
   bool close = false;
   bool client_http10 = false;
-  std::string_view request_id;  // echoed when non-empty and not already present
+  std::string_view request_id;         // echoed when non-empty and not already present
+  std::string_view request_id_header;  // its name (e.g. "x-request-id")
 };
 
 void writeDownstreamResponseHead(Buffer& out, const DownstreamResponse& response);

@@ -1,12 +1,14 @@
 #include "src/proxy/worker.h"
 
 #include <sys/epoll.h>
+#include <fcntl.h>
 #include <sys/socket.h>
 
 #include <cerrno>
 
 #include "src/common/log.h"
 #include "src/proxy/http_connection.h"
+#include "src/proxy/l4_forwarding.h"
 #include "src/stats/metrics.h"
 
 namespace pier::proxy {
@@ -60,6 +62,9 @@ Worker::~Worker() {
   for (auto* c : connections_) {
     delete c;  // NOLINT: only reached after the loop has stopped
   }
+  for (auto* t : tcp_sessions_) {
+    delete t;  // NOLINT: only reached after the loop has stopped
+  }
 }
 
 void Worker::start(std::shared_ptr<const Snapshot> snapshot, std::vector<ListenerSocket> sockets) {
@@ -84,9 +89,13 @@ void Worker::applyOnLoop(std::shared_ptr<const Snapshot> snapshot, std::vector<L
   if (draining_) {
     return;
   }
+  applyUdpListeners(sockets);
   // Keep acceptors whose socket survives; drop the rest; add new ones.
   std::vector<std::unique_ptr<Acceptor>> next;
   for (auto& s : sockets) {
+    if (s.protocol == config::Protocol::kUdp) {
+      continue;
+    }
     bool kept = false;
     for (auto& a : acceptors_) {
       if (a && a->socket().fd == s.fd) {
@@ -125,6 +134,72 @@ void Worker::buildClusters() {
   clusters_ = std::move(clusters);
 }
 
+void Worker::applyUdpListeners(const std::vector<ListenerSocket>& sockets) {
+  std::unordered_map<int, std::unique_ptr<l4::UdpProxy>> next;
+  for (const auto& s : sockets) {
+    if (s.protocol != config::Protocol::kUdp) {
+      continue;
+    }
+    auto it = udp_proxies_.find(s.fd);
+    if (it != udp_proxies_.end()) {
+      next.emplace(s.fd, std::move(it->second));  // sessions survive the reload
+      udp_proxies_.erase(it);
+      continue;
+    }
+    for (const auto& l : snapshot_->listeners()) {
+      if (l.config->name != s.name) {
+        continue;
+      }
+      // The proxy owns a duplicate: the server keeps the original to hand
+      // the same socket to the next config.
+      net::Fd own(fcntl(s.fd, F_DUPFD_CLOEXEC, 0));
+      auto proxy = std::make_unique<l4::UdpProxy>(loop_, std::move(own), picker(l.config->cluster), udpProxyOptions(l));
+      proxy->start();
+      next.emplace(s.fd, std::move(proxy));
+    }
+  }
+  for (auto& [fd, proxy] : udp_proxies_) {
+    loop_.deferDelete(std::move(proxy));
+  }
+  udp_proxies_ = std::move(next);
+}
+
+std::shared_ptr<l4::UpstreamPicker> Worker::picker(const std::string& cluster) {
+  auto& p = pickers_[cluster];
+  if (!p) {
+    p = std::make_shared<ClusterPicker>(*this, cluster);
+  }
+  return p;
+}
+
+ClusterState* Worker::clusterByName(const std::string& name) const {
+  int index = snapshot_->clusterIndex(name);
+  return index < 0 ? nullptr : clusters_[static_cast<size_t>(index)].get();
+}
+
+void Worker::startTcpSession(const ListenerInfo& listener, net::Fd fd, const net::Address& peer) {
+  int index = snapshot_->clusterIndex(listener.config->cluster);
+  if (index < 0) {
+    return;
+  }
+  const auto& cluster = snapshot_->clusters()[static_cast<size_t>(index)];
+  listener.connections.add();
+  listener.active_connections.add(1);
+  auto session = std::make_unique<l4::TcpSession>(
+      loop_, std::move(fd), peer, picker(listener.config->cluster), tcpSessionOptions(listener, cluster),
+      [this, gauge = listener.active_connections](l4::TcpSession& done) {
+        gauge.add(-1);
+        tcp_sessions_.erase(&done);
+        loop_.deferDelete(std::unique_ptr<event::Deletable>(&done));
+        if (draining_) {
+          maybeFinishDrain();
+        }
+      });
+  l4::TcpSession* raw = session.release();  // owned through tcp_sessions_ until its close callback
+  tcp_sessions_.insert(raw);
+  raw->start();
+}
+
 void Worker::onAccepted(const std::string& listener_name, net::Fd fd, const net::Address& peer) {
   const ListenerInfo* listener = nullptr;
   for (const auto& l : snapshot_->listeners()) {
@@ -132,8 +207,12 @@ void Worker::onAccepted(const std::string& listener_name, net::Fd fd, const net:
       listener = &l;
     }
   }
-  if (listener == nullptr || listener->config->protocol != config::Protocol::kHttp) {
+  if (listener == nullptr) {
     return;  // fd closes
+  }
+  if (listener->config->protocol == config::Protocol::kTcp) {
+    startTcpSession(*listener, std::move(fd), peer);
+    return;
   }
   auto* conn = new HttpConnection(*this, std::move(fd), peer, snapshot_, *listener);  // NOLINT: owned by connections_
   connections_.insert(conn);
@@ -153,8 +232,13 @@ void Worker::drain(Duration timeout, std::function<void()> stopped_accepting) {
     draining_ = true;
     retireAcceptors();
     stopped_accepting();
+    for (auto& [fd, proxy] : udp_proxies_) {
+      loop_.deferDelete(std::move(proxy));
+    }
+    udp_proxies_.clear();
     drain_timer_ = std::make_unique<event::Timer>(loop_, [this] {
-      PIER_LOG_WARN("worker {}: drain timeout with {} connections open", index_, connections_.size());
+      PIER_LOG_WARN("worker {}: drain timeout with {} connections open", index_,
+                    connections_.size() + tcp_sessions_.size());
       loop_.stop();
     });
     drain_timer_->armAfter(timeout);
@@ -178,7 +262,7 @@ void Worker::retireAcceptors() {
 }
 
 void Worker::maybeFinishDrain() {
-  if (connections_.empty()) {
+  if (connections_.empty() && tcp_sessions_.empty()) {
     loop_.stop();
   }
 }

@@ -13,6 +13,8 @@
 #include <vector>
 
 #include "src/event/loop.h"
+#include "src/l4/tcp_session.h"
+#include "src/l4/udp_proxy.h"
 #include "src/proxy/cluster_state.h"
 #include "src/proxy/snapshot.h"
 #include "src/proxy/upstream_connection.h"
@@ -27,6 +29,7 @@ struct ListenerSocket {
   std::string name;
   std::string address;  // canonical text, the key across reloads
   int fd = -1;
+  config::Protocol protocol = config::Protocol::kHttp;
 };
 
 class Worker {
@@ -50,6 +53,7 @@ class Worker {
   size_t index() const { return index_; }
   const std::shared_ptr<const Snapshot>& snapshot() const { return snapshot_; }
   const std::shared_ptr<ClusterState>& cluster(int index) const { return clusters_[static_cast<size_t>(index)]; }
+  ClusterState* clusterByName(const std::string& name) const;
   uint64_t random() { return rng_(); }
   bool draining() const { return draining_; }
   void onConnectionClosed(HttpConnection& connection);
@@ -61,6 +65,9 @@ class Worker {
   void buildClusters();
   void maybeFinishDrain();
   void retireAcceptors();
+  void applyUdpListeners(const std::vector<ListenerSocket>& sockets);
+  std::shared_ptr<l4::UpstreamPicker> picker(const std::string& cluster);
+  void startTcpSession(const ListenerInfo& listener, net::Fd fd, const net::Address& peer);
 
   size_t index_;
   event::Loop loop_;
@@ -70,6 +77,9 @@ class Worker {
   std::vector<std::unique_ptr<Acceptor>> acceptors_;
   std::unordered_map<std::string, std::unique_ptr<EndpointPool>> pools_;  // by endpoint address
   std::unordered_set<HttpConnection*> connections_;
+  std::unordered_set<l4::TcpSession*> tcp_sessions_;
+  std::unordered_map<int, std::unique_ptr<l4::UdpProxy>> udp_proxies_;  // by the server's socket fd
+  std::unordered_map<std::string, std::shared_ptr<l4::UpstreamPicker>> pickers_;  // by cluster name
   std::mt19937_64 rng_;
   bool draining_ = false;
   std::unique_ptr<event::Timer> drain_timer_;

@@ -18,6 +18,7 @@
 #include "src/common/log.h"
 #include "src/config/loader.h"
 #include "src/event/loop.h"
+#include "src/l4/udp_proxy.h"
 #include "src/proxy/snapshot.h"
 #include "src/proxy/worker.h"
 #include "src/stats/metrics.h"
@@ -34,9 +35,14 @@ size_t workerCount(const config::Config& cfg) {
 // Listening sockets by listener address: one SO_REUSEPORT socket per worker.
 using SocketMap = std::map<std::string, std::vector<net::Fd>>;
 
+// TCP and UDP ports are separate spaces, so the protocol is part of the key.
+std::string socketKey(const proxy::ListenerInfo& l) {
+  return (l.config->protocol == config::Protocol::kUdp ? "udp:" : "tcp:") + l.address.text();
+}
+
 Status bindListeners(const proxy::Snapshot& snap, size_t workers, SocketMap& current, SocketMap& next) {
   for (const auto& l : snap.listeners()) {
-    std::string key = l.address.text();
+    std::string key = socketKey(l);
     auto it = current.find(key);
     if (it != current.end()) {
       next[key] = std::move(it->second);
@@ -45,7 +51,7 @@ Status bindListeners(const proxy::Snapshot& snap, size_t workers, SocketMap& cur
     }
     std::vector<net::Fd> fds;
     for (size_t w = 0; w < workers; ++w) {
-      auto fd = net::listenTcp(l.address);
+      auto fd = l.config->protocol == config::Protocol::kUdp ? l4::bindUdp(l.address) : net::listenTcp(l.address);
       if (!fd) {
         return Error{fmt::format("listener {}: {}", l.config->name, fd.error())};
       }
@@ -59,8 +65,8 @@ Status bindListeners(const proxy::Snapshot& snap, size_t workers, SocketMap& cur
 std::vector<proxy::ListenerSocket> socketsFor(const proxy::Snapshot& snap, const SocketMap& sockets, size_t worker) {
   std::vector<proxy::ListenerSocket> out;
   for (const auto& l : snap.listeners()) {
-    auto key = l.address.text();
-    out.push_back({l.config->name, key, sockets.at(key)[worker].get()});
+    auto key = socketKey(l);
+    out.push_back({l.config->name, key, sockets.at(key)[worker].get(), l.config->protocol});
   }
   return out;
 }
@@ -193,7 +199,7 @@ class Server final : public admin::AdminSource, public event::IoHandler {
       for (auto& [k, v] : next) {
         if (!v.empty() && current.find(k) == current.end()) {
           bool was_running = false;
-          for (const auto& l : snapshot_->listeners()) was_running |= l.address.text() == k;
+          for (const auto& l : snapshot_->listeners()) was_running |= socketKey(l) == k;
           if (was_running) current[k] = std::move(v);
         }
       }

@@ -13,8 +13,10 @@ thread_local size_t t_shard = 0;
 void setThreadShard(size_t shard) { detail::t_shard = shard < kMaxShards ? shard : kMaxShards - 1; }
 
 Store& Store::instance() {
-  static Store store;
-  return store;
+  // Never destroyed: workers may still count while the process exits, and
+  // the slot memory must outlive every handle.
+  static Store* store = new Store();  // NOLINT(cppcoreguidelines-owning-memory)
+  return *store;
 }
 
 Store::Store()
@@ -163,9 +165,10 @@ std::string Store::renderPrometheus() const {
 
 uint32_t StatusCounters::registerStatus(int status) const {
   Labels labels = labels_;
-  labels.emplace_back("status", std::to_string(status));
+  bool known = status >= 100 && status <= 599;
+  labels.emplace_back("status", known ? std::to_string(status) : std::string("other"));
   Counter c = Store::instance().counter(name_, labels, help_);
-  size_t i = status >= 100 && status <= 599 ? static_cast<size_t>(status - 100) : 0;
+  size_t i = known ? static_cast<size_t>(status - 100) : kOtherIndex;
   // Two threads may race here; both get the same slot from the registry.
   slots_[i].store(c.slot_ + 1, std::memory_order_release);
   return c.slot_;

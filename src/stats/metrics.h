@@ -152,7 +152,7 @@ class StatusCounters {
       : name_(std::move(other.name_)), labels_(std::move(other.labels_)), help_(std::move(other.help_)) {}
 
   void add(int status) const {
-    size_t i = status >= 100 && status <= 599 ? static_cast<size_t>(status - 100) : 0;
+    size_t i = status >= 100 && status <= 599 ? static_cast<size_t>(status - 100) : kOtherIndex;
     uint32_t slot = slots_[i].load(std::memory_order_acquire);
     if (slot == 0) {
       slot = registerStatus(status) + 1;
@@ -161,11 +161,12 @@ class StatusCounters {
   }
 
  private:
+  static constexpr size_t kOtherIndex = 500;  // statuses outside 100..599 count as status="other"
   uint32_t registerStatus(int status) const;
   std::string name_;
   Labels labels_;
   std::string help_;
-  mutable std::array<std::atomic<uint32_t>, 500> slots_{};  // slot + 1; 0: not registered yet
+  mutable std::array<std::atomic<uint32_t>, 501> slots_{};  // slot + 1; 0: not registered yet
 };
 
 }  // namespace pier::stats

@@ -293,7 +293,7 @@ TEST_F(TimerTest, TimersStillArmedWhenTheLoopDiesAreSafeToDestroy) {
   EXPECT_FALSE(fired);
 }
 
-// BUG: src/event/loop.cc:154 Loop::runTimers() keeps firing while the heap top
+// Regression (fixed): src/event/loop.cc:154 Loop::runTimers() keeps firing while the heap top
 // is due, using the now_ taken before the loop. A callback that re-arms its
 // timer with armAfter(0) (or armAt() any time <= now_) therefore fires again
 // inside the same runTimers() call, forever: the loop never returns to
@@ -303,7 +303,7 @@ TEST_F(TimerTest, TimersStillArmedWhenTheLoopDiesAreSafeToDestroy) {
 // the due timers first or stop the pass once a timer armed during it reaches
 // the top (compare against a snapshot, or re-arm into a pending list that is
 // merged after the pass), so a re-armed timer runs in the next iteration.
-TEST_F(TimerTest, DISABLED_ZeroDelayRearmDoesNotStarvePostedWork) {
+TEST_F(TimerTest, ZeroDelayRearmDoesNotStarvePostedWork) {
   int fires = 0;
   int fires_when_posted_ran = -1;
   Timer t(loop_, [&] {

@@ -250,7 +250,7 @@ TEST_F(UpstreamRequestTest, RouteAddAddsWhenAbsent) {
   EXPECT_THAT(p.all("x-more"), ElementsAre("2"));
 }
 
-// BUG: src/proxy/message_writer.cc:92-113 applies a route's replacing
+// Regression (fixed): src/proxy/message_writer.cc:92-113 applies a route's replacing
 // request_headers_to_add only to headers the client sent; the forwarding
 // headers pier generates itself (x-forwarded-proto, x-forwarded-for, via, the
 // request id) are written anyway, so a route that sets
@@ -259,7 +259,7 @@ TEST_F(UpstreamRequestTest, RouteAddAddsWhenAbsent) {
 // append=false as "replace an existing header of that name". Fix: skip a
 // generated header when replacedBy(route->request_headers_to_add, name) (and
 // when listed in request_headers_to_remove, if removal should win too).
-TEST_F(UpstreamRequestTest, DISABLED_RouteReplaceAlsoReplacesGeneratedForwardingHeaders) {
+TEST_F(UpstreamRequestTest, RouteReplaceAlsoReplacesGeneratedForwardingHeaders) {
   config::Route route;
   route.request_headers_to_add.push_back({"x-forwarded-proto", "https", false});
   EXPECT_THAT(write(&route).all("x-forwarded-proto"), ElementsAre("https"));
@@ -355,7 +355,7 @@ class DownstreamResponseTest : public ::testing::Test {
   void header(std::string_view name, std::string_view value) { head_.headers.push_back({name, value}); }
 
   Parsed write() {
-    DownstreamResponse r{&head_, route_, framing_, close_, http10_, request_id_};
+    DownstreamResponse r{&head_, route_, framing_, close_, http10_, request_id_, "x-request-id"};
     Buffer out;
     writeDownstreamResponseHead(out, r);
     raw_ = std::string(out.readable());
@@ -522,7 +522,7 @@ TEST_F(DownstreamResponseTest, AppendsToWhatTheBufferAlreadyHolds) {
   EXPECT_THAT(std::string(out.readable()), StartsWith("previous-response-tailHTTP/1.1 200 OK\r\n"));
 }
 
-// BUG: src/proxy/message_writer.cc:130 writeDownstreamResponseHead() ignores
+// Regression (fixed): src/proxy/message_writer.cc:130 writeDownstreamResponseHead() ignores
 // DownstreamResponse::request_id, which message_writer.h:34 documents as
 // "echoed when non-empty and not already present". HttpConnection passes the
 // request id (http_upstream.cc:419) and echoes it in its own local replies
@@ -530,7 +530,7 @@ TEST_F(DownstreamResponseTest, AppendsToWhatTheBufferAlreadyHolds) {
 // Fix: add the header name to DownstreamResponse (the listener's
 // forwarding.request_id_header) and append "<name>: <id>" when the id is
 // non-empty and the upstream response has no header of that name.
-TEST_F(DownstreamResponseTest, DISABLED_RequestIdIsEchoedWhenGiven) {
+TEST_F(DownstreamResponseTest, RequestIdIsEchoedWhenGiven) {
   request_id_ = "5f0c6a1e-0d2b-4c3a-8e4f-1a2b3c4d5e6f";
   write();
   EXPECT_NE(raw_.find(": 5f0c6a1e-0d2b-4c3a-8e4f-1a2b3c4d5e6f\r\n"), std::string::npos) << raw_;
