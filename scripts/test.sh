@@ -9,10 +9,13 @@ scripts/install-deps.sh
 
 echo "== build: release"
 scripts/build.sh release
-echo "== build: debug (ASan + UBSan)"
-scripts/build.sh debug
+echo "== build: debug (ASan + UBSan), unit tests only"
+# tests/<module>/*_test.cc -> <module>_tests; tests/fuzz/<name>_fuzz.cc -> fuzz_<name> (see CMakeLists.txt)
+debug_tests=$(for d in tests/*/; do m=$(basename "$d"); ls "$d"*_test.cc >/dev/null 2>&1 && echo "${m}_tests"; done)
+scripts/build.sh debug pier $debug_tests
 echo "== build: fuzz targets (clang libFuzzer)"
-scripts/build.sh fuzz
+fuzzers=$(for f in tests/fuzz/*_fuzz.cc; do n=$(basename "$f" _fuzz.cc); echo "fuzz_$n"; done)
+scripts/build.sh fuzz $fuzzers
 
 echo "== unit tests: release"
 ctest --preset release -j "$(nproc)"
@@ -33,5 +36,7 @@ for fuzzer in build/fuzz/fuzz_*; do
   echo "fuzz_$name: ok ($(grep -c . <(ls "$corpus")) seeds)"
 done
 
+echo "== end-to-end tests with the ASan+UBSan binary (build/debug/pier): memory errors and leaks fail"
+PIER_BIN="$PWD/build/debug/pier" /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/e2e
 echo "== end-to-end tests (build/release/pier)"
-PIER_BIN="$PWD/build/release/pier" /usr/bin/python3 -m pytest -q tests/e2e
+PIER_BIN="$PWD/build/release/pier" /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/e2e

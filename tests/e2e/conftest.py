@@ -57,6 +57,12 @@ class Resources:
             p.stop()
             if p in _LIVE_PIERS:
                 _LIVE_PIERS.remove(p)
+            # With a sanitizer build (PIER_BIN=build/debug/pier) any memory
+            # error, undefined behaviour or leak fails the test that ran it.
+            log = p.log_text()
+            for marker in ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:"):
+                if marker in log:
+                    raise AssertionError(f"pier reported a sanitizer error:\n{p.log_tail(60)}")
 
         self._stops.append(stop)
         if start:
