@@ -11,8 +11,9 @@
 namespace pier::proxy {
 namespace {
 
-std::string nowIso8601() {
-  auto now = std::chrono::system_clock::now();
+// The wall-clock time `ago` before now, as ISO 8601 UTC with milliseconds.
+std::string iso8601Before(Duration ago) {
+  auto now = std::chrono::system_clock::now() - std::chrono::duration_cast<std::chrono::system_clock::duration>(ago);
   auto secs = std::chrono::system_clock::to_time_t(now);
   auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
   std::tm tm{};
@@ -86,7 +87,8 @@ std::string formatAccessLogLine(const config::AccessLog& log, const AccessLogEnt
 }
 
 void writeAccessLogLine(int fd, const config::AccessLog& log, const AccessLogEntry& entry) {
-  std::string line = formatAccessLogLine(log, entry, nowIso8601());
+  // START_TIME is when the request began, not when it was logged.
+  std::string line = formatAccessLogLine(log, entry, iso8601Before(entry.duration));
   [[maybe_unused]] auto n = ::write(fd, line.data(), line.size());
 }
 

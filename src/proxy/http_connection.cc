@@ -113,6 +113,7 @@ void HttpConnection::start() {
   listener_->active_connections.add(1);
   worker_.loop().add(fd_.get(), *this, EPOLLIN | EPOLLOUT | EPOLLRDHUP);
   timer_.armAfter(listener_->config->limits.request_headers_timeout);
+  head_timer_armed_ = true;
   readDownstream();
 }
 
@@ -187,6 +188,12 @@ void HttpConnection::processInput() {
       }
       auto status = parser_.parse(in_.readable(), head_);
       if (status == http::ParseStatus::kIncomplete) {
+        if (!head_timer_armed_) {
+          // The first bytes of a head after an idle keep-alive wait: from
+          // now on the (shorter) header timeout applies, against slowloris.
+          timer_.armAfter(listener_->config->limits.request_headers_timeout);
+          head_timer_armed_ = true;
+        }
         return;
       }
       if (status == http::ParseStatus::kError) {
@@ -251,6 +258,7 @@ bool HttpConnection::readProxyHeader() {
 
 void HttpConnection::onHeadParsed() {
   timer_.cancel();
+  head_timer_armed_ = false;
   start_ = worker_.loop().now();
   ++requests_;
   // A new request uses the newest config; the connection keeps its listener if
@@ -570,10 +578,12 @@ void HttpConnection::finishRequest() {
   request_id_.clear();
   if (!in_.empty()) {
     timer_.armAfter(listener_->config->limits.request_headers_timeout);
+    head_timer_armed_ = true;
     processInput();
   } else {
     in_.shrinkIfEmpty();
     timer_.armAfter(listener_->config->limits.idle_timeout);
+    head_timer_armed_ = false;
   }
   if (state_ == State::kHead && peer_closed_) {
     // The client closed its side and no complete request is left.

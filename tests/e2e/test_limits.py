@@ -18,6 +18,7 @@ def env(mres):
     lim_port = httpraw.free_port()
     maxreq_port = httpraw.free_port()
     default_port = httpraw.free_port()
+    slow_port = httpraw.free_port()
     routes = [{"match": {"prefix": "/"}, "cluster": "app"}]
     cfg = config(
         [
@@ -30,12 +31,17 @@ def env(mres):
                 "idle_timeout": "500ms",
             }),
             listener("maxreq", maxreq_port, routes=routes, limits={"max_requests_per_connection": 2}),
+            listener("slowloris", slow_port, routes=routes, limits={
+                "request_headers_timeout": "300ms",
+                "idle_timeout": "30s",
+            }),
             listener("defaults", default_port, routes=routes),
         ],
         [cluster("app", [echo])],
     )
     pier = mres.pier(cfg)
-    return {"lim": lim_port, "maxreq": maxreq_port, "defaults": default_port, "pier": pier, "echo": echo}
+    return {"lim": lim_port, "maxreq": maxreq_port, "defaults": default_port, "slow": slow_port, "pier": pier,
+            "echo": echo}
 
 
 def _rejected(env, port, data: bytes, want: int, timeout: float = 5.0) -> None:
@@ -149,6 +155,18 @@ def test_slow_request_head_gets_408_then_close(env):
         assert r.status == 408
         assert elapsed < 3.0
         assert c.closed_by_peer(2.0)
+
+
+def test_slow_head_after_idle_keep_alive_gets_header_timeout_not_idle_timeout(env):
+    # A slowloris client first idles on a kept-alive connection, then trickles
+    # a head: the 300ms header timeout applies from its first byte, not the 30s idle one.
+    with httpraw.Conn(env["slow"]) as c:
+        assert c.request("GET", "/first").status == 200
+        c.send(b"GET /slow HTTP/1.1\r\nHost: localhost\r\n")
+        start = time.monotonic()
+        r = c.read_response(timeout=5)
+        assert r.status == 408
+        assert time.monotonic() - start < 3.0
 
 
 def test_idle_keep_alive_connection_closed_silently(env):
