@@ -114,6 +114,31 @@ class Managed:
     def cpu_ns(self):
         return cpu_ns(self.pids())
 
+    def kill_now(self, sig=signal.SIGKILL):
+        """Signal the whole tree at once (a simulated crash); stop() still reaps it.
+
+        Returns the time.monotonic() just before the signal, or None if the
+        process had already exited.
+
+        The child leads its own session, so its process group holds the tree
+        (nginx master and workers); each remembered PID is signalled too in
+        case a descendant left the group.
+        """
+        if not self.alive():
+            return None
+        pids = self.pids()  # before the clock starts: reading /proc takes milliseconds
+        when = time.monotonic()
+        try:
+            os.killpg(self.pid, sig)
+        except ProcessLookupError:
+            pass
+        for pid in pids:
+            try:
+                os.kill(pid, sig)
+            except ProcessLookupError:
+                pass
+        return when
+
     def log_tail(self, n=15):
         try:
             with open(self.log_path, "rb") as f:

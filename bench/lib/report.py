@@ -27,13 +27,15 @@ def _by(cells, load, target):
     return [c for c in cells if c["load"] == load and c["target"] == target and c.get("ok")]
 
 
-def load_table(cells, load, targets):
-    head = "| target | " + " | ".join(h for h, _, _ in COLUMNS) + " | n |"
-    rule = "|---" * (len(COLUMNS) + 2) + "|"
+def load_table(cells, load, targets, columns=None):
+    """One row per target: the median over rounds of each of `columns` (default COLUMNS)."""
+    columns = COLUMNS if columns is None else columns
+    head = "| target | " + " | ".join(h for h, _, _ in columns) + " | n |"
+    rule = "|---" * (len(columns) + 2) + "|"
     rows = [head, rule]
     for t in targets:
         mine = _by(cells, load, t)
-        vals = [_fmt(median_of(mine, key), spec) for _, key, spec in COLUMNS]
+        vals = [_fmt(median_of(mine, key), spec) for _, key, spec in columns]
         rows.append(f"| {t} | " + " | ".join(vals) + f" | {len(mine)} |")
     return "\n".join(rows)
 
@@ -61,10 +63,22 @@ def _workers(target, kind):
     return int(target[len(kind):]) if target.startswith(kind) and target[len(kind):].isdigit() else None
 
 
-def ratio_section(cells, load, targets):
+DEFAULT_RATIO_METRICS = (("cpu-s/100k", "cpu100k"), ("p99", "p99_ms"))
+
+
+def ratio_section(cells, load, targets, metrics=DEFAULT_RATIO_METRICS, rate=("rps", "rps"),
+                  rate_per_peer=False):
+    """pierN ÷ hapN and ÷ ngxN for each of `metrics` ((label, key) pairs), then the
+    `rate` (label, key) of pierN (N >= 2) against the best N-worker peer.
+
+    With rate_per_peer, the rate is also divided by each same-N peer, for every N.
+    """
     rows = []
     piers = [t for t in targets if _workers(t, "pier") is not None]
-    for metric, key in (("cpu-s/100k", "cpu100k"), ("p99", "p99_ms")):
+    rate_label, rate_key = rate
+    if rate_per_peer:
+        metrics = tuple(metrics) + (rate,)
+    for metric, key in metrics:
         for p in piers:
             n = _workers(p, "pier")
             for peer in (f"hap{n}", f"ngx{n}"):
@@ -79,7 +93,7 @@ def ratio_section(cells, load, targets):
         if n < 2:
             continue
         peers = [t for t in (f"hap{n}", f"ngx{n}") if t in targets]
-        per_peer = {t: _per_round(cells, load, t, "rps") for t in peers}
+        per_peer = {t: _per_round(cells, load, t, rate_key) for t in peers}
         per_peer = {t: v for t, v in per_peer.items() if v}
         if not per_peer:
             continue
@@ -87,10 +101,10 @@ def ratio_section(cells, load, targets):
         rounds = set.union(*(set(v) for v in per_peer.values()))
         # Paired: pier against whichever peer was faster in that same round.
         best_each = {r: max(v[r] for v in per_peer.values() if r in v) for r in rounds}
-        mine = _per_round(cells, load, p, "rps")
-        row = _ratio_row(f"rps: {p} ÷ best {n}-worker peer ({best_med} by median)",
+        mine = _per_round(cells, load, p, rate_key)
+        row = _ratio_row(f"{rate_label}: {p} ÷ best {n}-worker peer ({best_med} by median)",
                          mine, per_peer[best_med])
-        paired_row = _ratio_row(f"rps: {p} ÷ faster {n}-worker peer of each round",
+        paired_row = _ratio_row(f"{rate_label}: {p} ÷ faster {n}-worker peer of each round",
                                 mine, best_each)
         rows += [r for r in (row, paired_row) if r]
     if not rows:
@@ -99,8 +113,8 @@ def ratio_section(cells, load, targets):
                       "|---|---|---|"] + rows)
 
 
-def render(cells, loads, targets, header_lines, failures):
-    out = ["# pier L7 HTTP benchmark", ""] + header_lines + [""]
+def render(cells, loads, targets, header_lines, failures, title="pier L7 HTTP benchmark"):
+    out = [f"# {title}", ""] + header_lines + [""]
     for load in loads:
         out += [f"## {load}", "", load_table(cells, load, targets), ""]
         ratios = ratio_section(cells, load, targets)

@@ -7,6 +7,9 @@ _REQS = re.compile(r"^\s*(\d+) requests in ([\d.]+)(us|ms|s|m|h)")
 _RPS = re.compile(r"^Requests/sec:\s+([\d.]+)")
 _SOCK = re.compile(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)")
 _NON2XX = re.compile(r"Non-2xx or 3xx responses: (\d+)")
+# wrk prints bytes with binary prefixes: "130.50MB read", "512.00B read".
+_READ = re.compile(r"requests in [\d.]+\w+, ([\d.]+)([KMGTP]?)B read")
+_BINARY = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40, "P": 1 << 50}
 
 
 def parse_load(name):
@@ -25,7 +28,9 @@ def argv(port, conns, close, duration, path="/"):
 
 
 def parse(text):
-    """Dict with rps, requests, secs, p50_ms..p99_ms, errors, non2xx.
+    """Dict with rps, requests, secs, p50_ms..p99_ms, errors, non2xx and
+    bytes (response bytes read, headers included; wrk prints two decimals
+    of a binary unit, so this is good to about 0.5 %).
 
     Raises ValueError if the summary lines are missing.
     """
@@ -45,6 +50,9 @@ def parse(text):
         if m:
             out["requests"] = int(m.group(1))
             out["secs"] = float(m.group(2)) * _UNIT_MS[m.group(3)] / 1000.0
+        m = _READ.search(line)
+        if m:
+            out["bytes"] = float(m.group(1)) * _BINARY[m.group(2)]
         m = _RPS.match(line)
         if m:
             out["rps"] = float(m.group(1))

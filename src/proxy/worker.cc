@@ -2,6 +2,8 @@
 
 #include <sys/epoll.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 
 #include <cerrno>
@@ -39,6 +41,10 @@ class Worker::Acceptor final : public event::IoHandler, public event::Deletable 
         }
         return;
       }
+      // Without it the last small segment of a response can wait ~40ms for
+      // the client's delayed ACK (Nagle); nginx and HAProxy set it too.
+      int one = 1;
+      setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
       worker_.onAccepted(socket_.name, net::Fd(fd), peer);
     }
     worker_.loop_.post([this, alive = alive_] {
