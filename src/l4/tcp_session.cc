@@ -252,13 +252,26 @@ void TcpSession::connectFailed(int error) {
 // --- forwarding ---------------------------------------------------------------
 
 void TcpSession::setUpFlow(Flow& flow) {
+  // Every flow starts by copying: for small messages read+write is cheaper
+  // than two splices through a pipe, and most sessions never need a pipe
+  // (HAProxy's splice-auto makes the same bet). A read that fills the whole
+  // buffer marks bulk transfer, and the flow switches to splice then.
+  flow.copy = true;
+  flow.may_splice = options_.use_splice;
+  if (!options_.use_splice) {
+    stats_.copied = true;
+  }
+}
+
+void TcpSession::startSplicing(Flow& flow) {
+  flow.may_splice = false;
   int fds[2];
-  if (!options_.use_splice || pipe2(fds, O_NONBLOCK | O_CLOEXEC) != 0) {
-    // Without a pipe (disabled, or out of descriptors) still serve the connection.
-    flow.copy = true;
+  if (pipe2(fds, O_NONBLOCK | O_CLOEXEC) != 0) {
+    // Out of descriptors: keep copying.
     stats_.copied = true;
     return;
   }
+  flow.copy = false;
   flow.pipe_read.reset(fds[0]);
   flow.pipe_write.reset(fds[1]);
   // A larger pipe means fewer wakeups per megabyte; the system may refuse.
@@ -428,6 +441,13 @@ bool TcpSession::pump(Flow& flow) {
     switch (r.status) {
       case net::IoStatus::kOk:
         moved += r.bytes;
+        if (flow.may_splice && !r.short_read) {
+          // Switched only after this buffer is flushed (the loop's top), so
+          // bytes stay in order: buffer first, then the pipe.
+          if (flushBuffer(flow) && flow.buffer.empty()) {
+            startSplicing(flow);
+          }
+        }
         break;
       case net::IoStatus::kClosed:
         flow.eof = true;

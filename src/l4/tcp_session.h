@@ -128,6 +128,7 @@ class TcpSession final : public event::Deletable {
     size_t pipe_capacity = 0;
     size_t in_pipe = 0;
     bool copy = false;     // read/write through `buffer` instead of splice
+    bool may_splice = false;  // switch to splice once the flow looks like bulk transfer
     Buffer buffer;         // written before the pipe: fallback data, PROXY header
     size_t uncounted = 0;  // leading bytes of `buffer` that are not payload
     bool eof = false;      // `from` sent FIN
@@ -142,6 +143,7 @@ class TcpSession final : public event::Deletable {
   void connectFailed(int error);
   void startForwarding();
   void setUpFlow(Flow& flow);
+  void startSplicing(Flow& flow);
   void pumpAll();
   // Moves bytes until blocked; true when stopped by the fairness budget.
   bool pump(Flow& flow);

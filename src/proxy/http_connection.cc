@@ -73,24 +73,7 @@ HttpConnection::HttpConnection(Worker& worker, net::Fd fd, const net::Address& p
       snapshot_(std::move(snapshot)),
       listener_(&listener),
       parser_(limitsFor(*listener.config)),
-      timer_(worker.loop(), [this] {
-        if (state_ == State::kHead && in_.empty()) {
-          closeConnection();  // idle keep-alive connection
-        } else if (state_ == State::kHead) {
-          stats::Store::instance()
-              .counter("pier_listener_rejected_requests_total",
-                       {{"listener", listener_->config->name}, {"reason", "request_timeout"}},
-                       "Requests rejected before routing.")
-              .add();
-          close_after_response_ = true;
-          localReply(408, "request timeout\n");
-        } else if (status_ == 0) {
-          close_after_response_ = true;
-          localReply(408, "request body timeout\n");
-        } else {
-          closeConnection();
-        }
-      }),
+      timer_(worker.loop(), [this] { onDownstreamTimer(); }),
       up_timer_(worker.loop(), [this] { onUpstreamTimer(); }),
       request_timer_(worker.loop(),
                      [this] {
@@ -104,6 +87,34 @@ HttpConnection::HttpConnection(Worker& worker, net::Fd fd, const net::Address& p
       resp_parser_(http::ParseLimits{}) {}
 
 HttpConnection::~HttpConnection() = default;
+
+void HttpConnection::onDownstreamTimer() {
+  if (close_after_flush_) {
+    closeConnection();  // the client stopped reading what we owe it
+  } else if (state_ == State::kHead && in_.empty()) {
+    closeConnection();  // idle keep-alive connection
+  } else if (state_ == State::kHead) {
+    stats::Store::instance()
+        .counter("pier_listener_rejected_requests_total",
+                 {{"listener", listener_->config->name}, {"reason", "request_timeout"}},
+                 "Requests rejected before routing.")
+        .add();
+    // Nothing of the unfinished request is known: answer as HTTP/1.1 GET.
+    start_ = worker_.loop().now();
+    method_.clear();
+    path_.clear();
+    version_ = http::Version::kHttp11;
+    close_after_response_ = true;
+    localReply(408, "request timeout\n");
+  } else if (status_ == 0) {
+    // The client stalled mid-body.
+    close_after_response_ = true;
+    releaseUpstream(false);
+    localReply(408, "request body timeout\n");
+  } else {
+    closeConnection();
+  }
+}
 
 void HttpConnection::start() {
   if (listener_->config->accept_proxy_protocol) {
@@ -148,9 +159,9 @@ void HttpConnection::onIoEvent(uint32_t events) {
 }
 
 void HttpConnection::readDownstream() {
-  while (state_ != State::kClosed && !read_paused_ && !peer_closed_) {
-    if (in_.size() >= kHighWater) {
-      read_paused_ = true;  // resumed when the buffered input is consumed
+  while (state_ != State::kClosed && !read_paused_ && !peer_closed_ && !close_after_flush_) {
+    if (in_.size() >= kHighWater || (state_ == State::kTunnel && up_out_.size() >= kHighWater)) {
+      read_paused_ = true;  // resumed when the buffered input (or the tunnel) drains
       return;
     }
     auto r = net::readSome(fd_.get(), in_, kReadChunk);
@@ -178,6 +189,9 @@ void HttpConnection::readDownstream() {
 }
 
 void HttpConnection::processInput() {
+  if (close_after_flush_) {
+    return;  // the connection ends after what it owes; nothing more is read
+  }
   switch (state_) {
     case State::kHead: {
       if (proxy_header_ && !readProxyHeader()) {
@@ -333,15 +347,15 @@ void HttpConnection::routeRequest() {
     return;
   }
   const std::string& cluster_name = router::pickCluster(*route_, worker_.random());
-  int index = snapshot_->clusterIndex(cluster_name);
+  // Clusters are looked up in the worker's newest config, the one its cluster
+  // states belong to (a connection on a removed listener keeps an older one).
+  int index = worker_.snapshot()->clusterIndex(cluster_name);
   if (index < 0) {
     in_.consume(head_.head_bytes);
     close_after_response_ = close_after_response_ || req_has_body_;
     localReply(503, "unknown cluster\n");
     return;
   }
-  // The worker's cluster state belongs to its newest snapshot; an older
-  // connection snapshot (listener removed) still finds clusters by name there.
   cluster_ = worker_.cluster(index);
   if (cluster_->config().name != cluster_name) {
     in_.consume(head_.head_bytes);
@@ -405,6 +419,21 @@ void HttpConnection::pumpRequestBody() {
   if (req_body_done_) {
     return;
   }
+  if (pumping_) {
+    repump_ = true;  // flushUpstream() made room while we were flushing: go round again
+    return;
+  }
+  // flushUpstream() calls back here when the upstream drains; iterate rather
+  // than recurse while this call is still flushing.
+  pumping_ = true;
+  do {
+    repump_ = false;
+    pumpRequestBodyOnce();
+  } while (repump_ && !req_body_done_ && state_ == State::kProxy);
+  pumping_ = false;
+}
+
+void HttpConnection::pumpRequestBodyOnce() {
   BodyWriter writer(up_out_, req_decoder_.kind() == http::BodyKind::kChunked, true,
                     replayable_ ? &replay_ : nullptr);
   while (up_out_.size() < kHighWater && !in_.empty()) {
@@ -449,6 +478,9 @@ void HttpConnection::pumpRequestBody() {
     timer_.armAfter(listener_->config->limits.idle_timeout);
   } else {
     timer_.cancel();
+    if (upstream_ && upstream_->connected() && !resp_head_done_) {
+      armResponseTimer();  // the response clock starts once the request is complete
+    }
   }
   if (upstream_ && upstream_->connected()) {
     flushUpstream();
@@ -544,6 +576,7 @@ void HttpConnection::localReply(int status, std::string_view body, std::string_v
 void HttpConnection::finishRequest() {
   request_timer_.cancel();
   if (cluster_) {
+    releaseUpstream(false);  // still attached when a local reply ends the request
     endUpstreamRequest();
   }
   auto now = worker_.loop().updateNow();
@@ -567,6 +600,9 @@ void HttpConnection::finishRequest() {
   timer_.cancel();
   if (close_after_response_ || body_unread) {
     close_after_flush_ = true;
+    in_.clear();  // never parsed: the connection ends with this response
+    // A client that stops reading must not pin the connection forever.
+    timer_.armAfter(listener_->config->limits.idle_timeout);
     flushDownstream();
     return;
   }
@@ -579,7 +615,18 @@ void HttpConnection::finishRequest() {
   if (!in_.empty()) {
     timer_.armAfter(listener_->config->limits.request_headers_timeout);
     head_timer_armed_ = true;
-    processInput();
+    // Pipelined requests answered locally finish inside processInput(); loop
+    // here rather than recursing once per request.
+    if (processing_pipeline_) {
+      more_pipelined_ = true;
+      return;
+    }
+    processing_pipeline_ = true;
+    do {
+      more_pipelined_ = false;
+      processInput();
+    } while (more_pipelined_ && state_ == State::kHead && !in_.empty());
+    processing_pipeline_ = false;
   } else {
     in_.shrinkIfEmpty();
     timer_.armAfter(listener_->config->limits.idle_timeout);

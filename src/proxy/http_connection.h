@@ -46,6 +46,9 @@ class HttpConnection final : public event::IoHandler, public event::Deletable, p
   bool readProxyHeader();  // false: not complete yet, or the connection closed
   void onHeadParsed();
   void pumpRequestBody();
+  void pumpRequestBodyOnce();
+  void onDownstreamTimer();
+  void armResponseTimer();
   void flushDownstream();
   void onDownstreamEof();
   void armHeadTimer();
@@ -101,7 +104,11 @@ class HttpConnection final : public event::IoHandler, public event::Deletable, p
   event::Timer up_timer_;    // connect, response-head, or mid-body stall timeout
   event::Timer request_timer_;  // the whole request (limits.request_timeout)
   bool read_paused_ = false;
-  bool head_timer_armed_ = false;  // the header timeout (not the idle one) runs
+  bool head_timer_armed_ = false;
+  bool pumping_ = false;              // inside pumpRequestBody()
+  bool repump_ = false;               // room was made while pumping
+  bool processing_pipeline_ = false;  // finishRequest() is draining pipelined input
+  bool more_pipelined_ = false;  // the header timeout (not the idle one) runs
   bool peer_closed_ = false;
   bool down_hup_seen_ = false;  // EPOLLRDHUP seen: read until EOF, not just a short read
   bool close_after_flush_ = false;

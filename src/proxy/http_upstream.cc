@@ -119,6 +119,7 @@ void HttpConnection::pickAndConnect() {
       return;
     }
     // Synchronous failure (no socket, unroutable): count it and move on.
+    cluster_->onRequestEnd(host_);  // no connection was attached to release it
     onConnectFailure(conn.error().c_str());
     return;
   }
@@ -191,6 +192,14 @@ void HttpConnection::onUpstreamEvent(uint32_t events) {
       upstream_->setConnected();
       clearPending();
       onUpstreamConnected();
+      if (state_ == State::kClosed || !upstream_) {
+        return;
+      }
+      // Edge triggered: a reply or FIN that came with the connect won't be reported again.
+      if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP)) {
+        up_hup_seen_ = up_hup_seen_ || (events & (EPOLLRDHUP | EPOLLHUP)) != 0;
+        readUpstream();
+      }
     }
     return;
   }
@@ -210,6 +219,15 @@ void HttpConnection::onUpstreamEvent(uint32_t events) {
 
 void HttpConnection::onUpstreamConnected() {
   upstream_->countRequest();
+  if (req_body_done_) {
+    armResponseTimer();
+  } else {
+    up_timer_.cancel();  // armed when the request is complete (pumpRequestBody)
+  }
+  flushUpstream();
+}
+
+void HttpConnection::armResponseTimer() {
   std::optional<config::Millis> timeout;
   if (retry_policy_ != nullptr && retry_policy_->per_try_timeout) {
     timeout = retry_policy_->per_try_timeout;
@@ -223,12 +241,18 @@ void HttpConnection::onUpstreamConnected() {
   } else {
     up_timer_.cancel();
   }
-  flushUpstream();
 }
 
 void HttpConnection::onUpstreamTimer() {
   if (upstream_ && !upstream_->connected()) {
     onConnectFailure("connect timeout");
+    return;
+  }
+  if (resp_head_done_ && upstream_read_paused_) {
+    // We stopped reading because the client doesn't read: the client, not
+    // the upstream, stalled for idle_timeout.
+    releaseUpstream(false);
+    closeConnection();
     return;
   }
   if (resp_head_done_) {
@@ -263,7 +287,7 @@ void HttpConnection::onConnectFailure(const char* why) {
   // nginx does). Hammering the same refused endpoint again helps nobody.
   auto budget = std::max<size_t>(retry_policy_->num_retries, cluster_->size() - 1);
   bool wanted = (retry_policy_->retry_on & config::RetryPolicy::kConnectFailure) != 0;
-  if (wanted && !up_written_ && cluster_->size() > 1 && retries_ < budget && retryBudgetAllows()) {
+  if (wanted && replayable_ && !up_written_ && cluster_->size() > 1 && retries_ < budget && retryBudgetAllows()) {
     retry("connect failure");
     return;
   }
@@ -300,8 +324,10 @@ void HttpConnection::retry(const char* why) {
   releaseUpstream(false);
   ++retries_;
   cluster_->info().retries.add();
-  cluster_->onRetryStart();
-  retrying_ = true;
+  if (!retrying_) {
+    cluster_->onRetryStart();  // one budget slot per retrying request, released in endUpstreamRequest()
+    retrying_ = true;
+  }
   previous_host_ = host_;
   up_out_.clear();
   up_out_.append(replay_);
@@ -322,7 +348,7 @@ void HttpConnection::flushUpstream() {
     readUpstream();
     return;
   }
-  if (up_out_.size() < kHighWater / 2 && state_ == State::kProxy) {
+  if (r.bytes > 0 && up_out_.size() < kHighWater / 2 && state_ == State::kProxy) {
     pumpRequestBody();
   } else if (state_ == State::kTunnel && up_out_.empty() && peer_closed_) {
     shutdown(upstream_->fd(), SHUT_WR);
@@ -520,7 +546,10 @@ void HttpConnection::upstreamFailed(int status, const char* why) {
 
 void HttpConnection::finishResponse(bool upstream_reusable) {
   cluster_->info().response_duration.observeNanos((worker_.loop().updateNow() - upstream_start_).count());
-  bool reusable = upstream_reusable && req_body_done_ && upstream_ && upstream_->in().empty();
+  // Reusable only if both directions ended cleanly: nothing of the request
+  // left unsent, nothing extra received, and no FIN from the upstream.
+  bool reusable = upstream_reusable && req_body_done_ && upstream_ && upstream_->in().empty() && up_out_.empty() &&
+                  !up_hup_seen_;
   releaseUpstream(reusable);
   finishRequest();
 }

@@ -19,13 +19,16 @@ UpstreamConnection::~UpstreamConnection() {
 }
 
 void UpstreamConnection::onIoEvent(uint32_t events) {
+  if (!fd_.valid()) {
+    return;  // discarded earlier in this epoll batch; deleted at its end
+  }
   if (user_ != nullptr) {
     user_->onUpstreamEvent(events);
     return;
   }
   // Idle in the pool: anything but "writable" means the peer closed it or
   // sent bytes nobody asked for; either way it can't be reused.
-  if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
+  if (in_pool_ && (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))) {
     pool_.onIdleEvent(*this);
   }
 }
@@ -38,6 +41,7 @@ std::unique_ptr<UpstreamConnection> EndpointPool::takeIdle() {
     auto conn = std::move(idle_.back());
     idle_.pop_back();
     conn->idle_timer_.cancel();
+    conn->in_pool_ = false;
     return conn;
   }
   return nullptr;
@@ -61,6 +65,7 @@ void EndpointPool::release(std::unique_ptr<UpstreamConnection> connection, size_
   UpstreamConnection& ref = *connection;
   idle_.push_back(std::move(connection));
   ref.idle_pos_ = std::prev(idle_.end());
+  ref.in_pool_ = true;
   if (idle_timeout > Duration::zero()) {
     ref.idle_timer_.armAfter(idle_timeout);
   }
@@ -75,6 +80,10 @@ void EndpointPool::discard(std::unique_ptr<UpstreamConnection> connection) {
 }
 
 void EndpointPool::onIdleEvent(UpstreamConnection& connection) {
+  if (!connection.in_pool_) {
+    return;
+  }
+  connection.in_pool_ = false;
   auto it = connection.idle_pos_;
   auto owned = std::move(*it);
   idle_.erase(it);

@@ -51,6 +51,7 @@ class UpstreamConnection final : public event::IoHandler, public event::Deletabl
   Buffer in_;
   UpstreamUser* user_ = nullptr;
   bool connected_ = false;
+  bool in_pool_ = false;  // idle in the pool (idle_pos_ valid)
   uint64_t requests_ = 0;
   std::list<std::unique_ptr<UpstreamConnection>>::iterator idle_pos_;
   event::Timer idle_timer_;

@@ -21,7 +21,7 @@ class Worker::Acceptor final : public event::IoHandler, public event::Deletable 
   Acceptor(Worker& worker, ListenerSocket socket) : worker_(worker), socket_(std::move(socket)) {
     worker_.loop_.add(socket_.fd, *this, EPOLLIN);
   }
-  ~Acceptor() override { worker_.loop_.remove(socket_.fd); }
+  ~Acceptor() override { kill(); }
   const ListenerSocket& socket() const { return socket_; }
 
   void onIoEvent(uint32_t) override {
@@ -58,7 +58,14 @@ class Worker::Acceptor final : public event::IoHandler, public event::Deletable 
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 
  public:
-  void kill() { *alive_ = false; }
+  // Stops accepting now: the server may close (and the kernel reuse) the fd
+  // before this object's deferred deletion.
+  void kill() {
+    if (*alive_) {
+      *alive_ = false;
+      worker_.loop_.remove(socket_.fd);
+    }
+  }
 };
 
 Worker::Worker(size_t index) : index_(index), rng_(0x9e3779b97f4a7c15ULL * (index + 1)) {}
