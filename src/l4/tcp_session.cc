@@ -121,6 +121,7 @@ void TcpSession::onEvent(bool upstream, uint32_t events) {
     return;
   }
   if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP)) side.readable = true;
+  if (events & (EPOLLRDHUP | EPOLLHUP)) side.hup_seen = true;
   if (events & EPOLLOUT) side.writable = true;
   if (state_ == State::kReadingHeader) {
     readHeader();
@@ -441,6 +442,12 @@ bool TcpSession::pump(Flow& flow) {
     switch (r.status) {
       case net::IoStatus::kOk:
         moved += r.bytes;
+        // A short read drained the socket: edge triggering reports new data,
+        // so the read that would only say EAGAIN is saved (unless a FIN came
+        // with this data, which no later edge would report).
+        if (r.short_read && !flow.from->hup_seen) {
+          flow.from->readable = false;
+        }
         if (flow.may_splice && !r.short_read) {
           // Switched only after this buffer is flushed (the loop's top), so
           // bytes stay in order: buffer first, then the pipe.

@@ -116,6 +116,7 @@ class TcpSession final : public event::Deletable {
     net::Fd fd;
     bool readable = false;
     bool writable = false;
+    bool hup_seen = false;  // EPOLLRDHUP: read to EOF, a short read doesn't mean "empty"
   };
 
   // One direction of the byte stream.
