@@ -129,8 +129,10 @@ void HttpConnection::start() {
 }
 
 void HttpConnection::drain() {
-  if (state_ == State::kHead && in_.empty()) {
-    closeConnection();
+  if (state_ == State::kHead && in_.empty() && out_.empty()) {
+    closeConnection();  // idle between requests
+  } else if (state_ == State::kHead && in_.empty()) {
+    close_after_flush_ = true;  // a response is still being written: finish it, then close
   } else {
     close_after_response_ = true;
   }
