@@ -89,6 +89,16 @@ HttpConnection::HttpConnection(Worker& worker, net::Fd fd, const net::Address& p
 HttpConnection::~HttpConnection() = default;
 
 void HttpConnection::onDownstreamTimer() {
+  if (state_ == State::kTunnel) {
+    // Checked lazily: re-arming on every byte would cost a heap update per read.
+    auto deadline = tunnel_activity_ + listener_->config->limits.idle_timeout;
+    if (worker_.loop().now() >= deadline) {
+      closeConnection();  // an idle upgraded connection (nginx: proxy_read_timeout)
+    } else {
+      timer_.armAt(deadline);
+    }
+    return;
+  }
   if (close_after_flush_) {
     closeConnection();  // the client stopped reading what we owe it
   } else if (state_ == State::kHead && in_.empty()) {
@@ -236,6 +246,7 @@ void HttpConnection::processInput() {
       pumpRequestBody();
       return;
     case State::kTunnel:
+      tunnel_activity_ = worker_.loop().now();
       if (!in_.empty()) {
         up_out_.append(in_.readable());
         in_.consume(in_.size());

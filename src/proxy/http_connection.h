@@ -105,6 +105,7 @@ class HttpConnection final : public event::IoHandler, public event::Deletable, p
   event::Timer request_timer_;  // the whole request (limits.request_timeout)
   bool read_paused_ = false;
   bool head_timer_armed_ = false;
+  MonoTime tunnel_activity_{};  // last byte through an upgraded connection
   bool pumping_ = false;              // inside pumpRequestBody()
   bool repump_ = false;               // room was made while pumping
   bool processing_pipeline_ = false;  // finishRequest() is draining pipelined input

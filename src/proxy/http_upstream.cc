@@ -384,6 +384,7 @@ void HttpConnection::readUpstream() {
 void HttpConnection::processUpstreamInput() {
   Buffer& in = upstream_->in();
   if (state_ == State::kTunnel) {
+    tunnel_activity_ = worker_.loop().now();
     out_.append(in.readable());
     in.consume(in.size());
     flushDownstream();
@@ -475,8 +476,9 @@ void HttpConnection::writeResponseHead() {
 void HttpConnection::startTunnel() {
   Buffer& in = upstream_->in();
   up_timer_.cancel();
-  timer_.cancel();
   request_timer_.cancel();
+  tunnel_activity_ = worker_.loop().now();
+  timer_.armAfter(listener_->config->limits.idle_timeout);
   status_ = 101;
   resp_head_done_ = true;
   DownstreamResponse dr{&resp_head_, route_, DownstreamFraming::kAsIs, false, false, {}};

@@ -332,6 +332,25 @@ def test_websocket_upgrade_passes_raw_bytes_both_ways(env):
             assert c.recv_exact(len(payload)) == payload
 
 
+def test_idle_upgraded_connection_closed_after_idle_timeout(res):
+    # An upgraded (tunnelled) connection must not live forever once idle; activity keeps it open.
+    echo = res.echo("ws")
+    port = httpraw.free_port()
+    res.pier(config([listener("ws", port, routes=[{"match": {"prefix": "/"}, "cluster": "ws"}],
+                              limits={"idle_timeout": "400ms"})],
+                    [cluster("ws", [echo])]))
+    with httpraw.Conn(port) as c:
+        r = c.request("GET", "/upgrade", headers=[("Connection", "Upgrade"), ("Upgrade", "websocket")])
+        assert r.status == 101
+        for _ in range(4):  # active for ~0.8 s, twice the idle timeout
+            time.sleep(0.2)  # the traffic pattern under test, not synchronisation
+            c.send(b"ping")
+            assert c.recv_exact(4) == b"ping"
+        start = time.monotonic()
+        assert c.closed_by_peer(5.0), "idle tunnel never closed"
+        assert time.monotonic() - start >= 0.3, "closed before idle_timeout"
+
+
 # ---- hop-by-hop and forwarding headers ------------------------------------------------------
 
 def test_hop_by_hop_request_headers_removed(env):
