@@ -10,7 +10,6 @@ Run with Debian's python:  /usr/bin/python3 bench/http_bench.py --help
 """
 import argparse
 import datetime
-import http.client
 import json
 import os
 import platform
@@ -25,15 +24,12 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from lib import configs, procs, report, sysload, wrk  # noqa: E402
+from lib import configs, harness, procs, report, sysload, wrk  # noqa: E402
+from lib.harness import log, raise_nofile, stub_accepts, tool_version  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DEFAULT_LOADS = "ka64,ka256,close64"
 DEFAULT_TARGETS = "pier1,pier2,ngx1,ngx2,hap1,hap2"
-
-
-def log(msg):
-    print(msg, file=sys.stderr, flush=True)
 
 
 class Target:
@@ -97,36 +93,9 @@ def parse_args(argv):
     return args
 
 
-def raise_nofile():
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    want = hard if hard == resource.RLIM_INFINITY else max(soft, hard)
-    try:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
-    except (ValueError, OSError):
-        pass
-
-
-def tool_version(argv):
-    try:
-        r = subprocess.run(argv, capture_output=True, text=True, timeout=5)
-    except (OSError, subprocess.TimeoutExpired):
-        return "?"
-    text = (r.stdout + r.stderr).strip().splitlines()
-    return text[0] if text else "?"
-
-
 def curl_check(port):
-    """None if GET / returns 200 with a 1024-byte body, else the problem."""
-    cmd = ["curl", "-sS", "-o", "/dev/null", "-w", "%{http_code} %{size_download}",
-           "--max-time", "5", f"http://127.0.0.1:{port}/"]
-    try:
-        rc, out, err = procs.run_bounded(cmd, 10)
-    except subprocess.TimeoutExpired:
-        return "curl timed out"
-    want = f"200 {configs.BODY_BYTES}"
-    if rc != 0 or out.strip() != want:
-        return f"curl got '{out.strip()}' (want '{want}'), rc={rc} {err.strip()}"
-    return None
+    """None if GET / returns 200 with the backends' 1024-byte body, else the problem."""
+    return harness.curl_check(port, want_bytes=configs.BODY_BYTES)
 
 
 def added_headers(port):
@@ -138,18 +107,6 @@ def added_headers(port):
         return "timeout"
     added = re.findall(r"(\w+)=\[([^\]]+)\]", out)
     return ", ".join(f"{k}={v}" for k, v in added)
-
-
-def stub_accepts(port):
-    """nginx stub_status 'accepts' counter (includes this request's connection)."""
-    try:
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-        conn.request("GET", "/nginx_status", headers={"Connection": "close"})
-        body = conn.getresponse().read().decode()
-        conn.close()
-        return int(body.splitlines()[2].split()[0])
-    except (OSError, ValueError, IndexError, http.client.HTTPException):
-        return None
 
 
 class Bench:
