@@ -74,15 +74,15 @@ wait_for "http://127.0.0.1:18081/"
 wait_for "http://127.0.0.1:18082/"
 wait_for "http://$ADMIN/ready"
 
-echo "== six requests to http://$LISTEN/ (round robin over two nginx backends)"
+echo "== six requests to http://$LISTEN/ over new connections (2 workers, each balancing round robin over the two nginx backends)"
 for i in 1 2 3 4 5 6; do
   curl -fsS "http://$LISTEN/hello/$i"
 done
 echo "== a route answered by pier itself"
 curl -fsS "http://$LISTEN/healthz"
-echo "== what the backend sees (headers pier adds)"
+echo "== one response through pier (with the request id pier adds)"
 curl -fsS -o /dev/null -D - "http://$LISTEN/" | tr -d '\r'
-echo "== a burst of 2000 requests with wrk"
+echo "== 2 seconds of load with wrk (16 keep-alive connections)"
 wrk -t1 -c16 -d2s "http://$LISTEN/" | sed -n '1,8p'
 echo "== pier's metrics (http://$ADMIN/stats/prometheus, excerpt)"
 curl -fsS "http://$ADMIN/stats/prometheus" |
