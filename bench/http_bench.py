@@ -20,7 +20,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -109,36 +108,14 @@ def added_headers(port):
     return ", ".join(f"{k}={v}" for k, v in added)
 
 
-class Bench:
+class Bench(harness.ProcessBench):
     def __init__(self, args):
-        self.args = args
-        self.tmp = tempfile.mkdtemp(prefix="pier-bench-")
-        # nginx workers may run as nobody: let them reach their temp dirs.
-        os.chmod(self.tmp, 0o755)
-        self.managed = []
-        self.backends = []  # (port, Managed)
-        self.targets = []
-        self.cells = []
-        self.problems = []
-
-    # ---- processes -------------------------------------------------------
-
-    def _spawn(self, name, argv):
-        m = procs.Managed(name, argv, os.path.join(self.tmp, name + ".log"), cwd=self.tmp)
-        self.managed.append(m)
-        return m
-
-    def _start_nginx(self, name, text):
-        prefix = os.path.join(self.tmp, name)
-        conf = os.path.join(self.tmp, name + ".conf")
-        with open(conf, "w") as f:
-            f.write(text(prefix))
-        return self._spawn(name, configs.nginx_argv(prefix, conf))
+        super().__init__(args, "pier-bench-")
 
     def _ready(self, name, port, managed):
-        if not procs.wait_port(port, managed, timeout=10):
-            tail = managed.log_tail() if managed else ""
-            return f"{name} did not accept connections on 127.0.0.1:{port}\n{tail}"
+        err = self._listening(name, port, managed)
+        if err:
+            return err
         return curl_check(port)
 
     def start_backends(self):
@@ -197,11 +174,6 @@ class Bench:
                 self.problems.append(msg)
             self.targets.append(t)
             log(f"{t.name}: ready on 127.0.0.1:{t.port}")
-
-    def stop_all(self):
-        for m in reversed(self.managed):
-            m.stop()
-        self.managed = []
 
     # ---- measuring -------------------------------------------------------
 

@@ -5,6 +5,8 @@ sample CPU counters, run wrk, sample again, and derive per-request and
 per-byte proxy cost plus the foreign load that ran meanwhile.
 """
 import datetime
+import os
+import tempfile
 import http.client
 import platform
 import resource
@@ -12,7 +14,7 @@ import subprocess
 import sys
 import time
 
-from . import procs, sysload, wrk
+from . import configs, procs, sysload, wrk
 
 
 def log(msg):
@@ -182,3 +184,43 @@ def best_of(attempt, retries, max_bg, on_retry=None):
 def span(values, spec="{:.2f}"):
     v = sorted(x for x in values if x is not None)
     return f"{spec.format(v[0])}–{spec.format(v[-1])}" if v else "-"
+
+
+class ProcessBench:
+    """The processes one bench run starts (backends, proxies), in a temp dir,
+    stopped newest first by stop_all()."""
+
+    def __init__(self, args, tmp_prefix):
+        self.args = args
+        self.tmp = tempfile.mkdtemp(prefix=tmp_prefix)
+        # nginx workers may run as nobody: let them reach their temp dirs.
+        os.chmod(self.tmp, 0o755)
+        self.managed = []
+        self.backends = []  # (port, Managed)
+        self.targets = []
+        self.cells = []
+        self.problems = []
+
+    def _spawn(self, name, argv):
+        m = procs.Managed(name, argv, os.path.join(self.tmp, name + ".log"), cwd=self.tmp)
+        self.managed.append(m)
+        return m
+
+    def _start_nginx(self, name, text):
+        prefix = os.path.join(self.tmp, name)
+        conf = os.path.join(self.tmp, name + ".conf")
+        with open(conf, "w") as f:
+            f.write(text(prefix))
+        return self._spawn(name, configs.nginx_argv(prefix, conf))
+
+    def _listening(self, name, port, managed):
+        """None once `port` accepts connections, else the problem (with the log tail)."""
+        if not procs.wait_port(port, managed, timeout=10):
+            tail = managed.log_tail() if managed else ""
+            return f"{name} did not accept connections on 127.0.0.1:{port}\n{tail}"
+        return None
+
+    def stop_all(self):
+        for m in reversed(self.managed):
+            m.stop()
+        self.managed = []

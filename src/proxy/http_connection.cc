@@ -15,10 +15,6 @@
 namespace pier::proxy {
 namespace {
 
-// Above this much unsent data in a buffer, stop reading from the other side.
-constexpr size_t kHighWater = 256 * 1024;
-constexpr size_t kReadChunk = 64 * 1024;
-
 http::ParseLimits limitsFor(const config::Listener& l) {
   http::ParseLimits p;
   p.max_head_bytes = l.limits.max_request_headers_bytes;

@@ -38,6 +38,10 @@ class HttpConnection final : public event::IoHandler, public event::Deletable, p
   void onUpstreamEvent(uint32_t events) override;
 
  private:
+  // Above this much unsent data in a buffer, stop reading from the other side.
+  static constexpr size_t kHighWater = 256 * 1024;
+  static constexpr size_t kReadChunk = 64 * 1024;  // bytes asked of one read()
+
   enum class State { kHead, kProxy, kTunnel, kClosed };
 
   // downstream side

@@ -19,9 +19,6 @@
 namespace pier::proxy {
 namespace {
 
-constexpr size_t kHighWater = 256 * 1024;
-constexpr size_t kReadChunk = 64 * 1024;
-
 bool idempotent(std::string_view method) {
   return method == "GET" || method == "HEAD" || method == "OPTIONS" || method == "PUT" || method == "DELETE" ||
          method == "TRACE";
