@@ -3,11 +3,15 @@
 // loader.h, validated whole, and then never changes: a reload builds a new one.
 #include <chrono>
 #include <cstdint>
+#include <map>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include <nlohmann/json_fwd.hpp>
 
 namespace pier::config {
 
@@ -90,6 +94,46 @@ struct RetryPolicy {
   uint64_t max_buffered_body_bytes = 64 * 1024;  // bodies up to this are kept for replay
 };
 
+// Script text for a filter, inline in the YAML or read from a file at load.
+struct DataSource {
+  std::string code;
+  std::string filename;  // empty when inline
+  // Where it was configured, for errors: "pier.yaml:12:9: listeners[0].filters[0].lua.default_source_code".
+  std::string origin;
+  // The name scripts' error messages start with: the file name, or the config
+  // path for inline code (e.g. "default_source_code").
+  std::string chunk_name;
+};
+
+// The Lua filter (Envoy's envoy.filters.http.lua, same field names).
+struct LuaFilter {
+  std::optional<DataSource> default_source_code;
+  std::map<std::string, DataSource> source_codes;  // by name, for routes' `name:`
+  bool fail_closed = false;  // a script error answers 500 (Envoy: the request continues)
+  bool sandbox = false;      // withhold io, os.execute, require, loadfile... from scripts
+  // Key of the route metadata that metadata() returns (Envoy's filter name).
+  std::string metadata_namespace = "envoy.filters.http.lua";
+  std::string stat_prefix;
+};
+
+// One entry of a listener's HTTP filter chain.
+struct HttpFilter {
+  enum class Type { kLua };
+  std::string name;  // unique in the listener; routes override the filter under it. Default: the type
+  Type type = Type::kLua;
+  LuaFilter lua;
+  std::string origin;  // "file:line:col: listeners[0].filters[1]"
+};
+
+// A route's override of one chain entry (Envoy's LuaPerRoute).
+struct RouteFilterOverride {
+  bool disabled = false;
+  std::string name;                         // run this key of source_codes instead
+  std::optional<DataSource> source_code;    // run this inline code instead
+  std::shared_ptr<const nlohmann::json> filter_context;  // Envoy's filter_context (object), or null
+  std::string origin;
+};
+
 struct Route {
   std::string name;  // default: "<listener>/<index>"
   RouteMatch match;
@@ -108,6 +152,9 @@ struct Route {
   std::vector<std::string> response_headers_to_remove;
   std::optional<Millis> timeout;  // overrides the cluster's response timeout; 0 disables
   std::optional<RetryPolicy> retry_policy;  // absent: the cluster's default (connect failures only)
+  std::map<std::string, RouteFilterOverride> filters;  // by filter name
+  // Envoy's metadata.filter_metadata: namespace -> object. Null when absent.
+  std::shared_ptr<const nlohmann::json> metadata;
 };
 
 // Hosts are matched exactly ("api.example.com"), by leading wildcard
@@ -140,6 +187,9 @@ struct HttpLimits {
   Millis idle_timeout{60'000};                     // keep-alive idle downstream connection
   uint32_t max_requests_per_connection = 0;        // 0: unlimited
   Millis request_timeout{0};                       // whole request until the response ends; 0: none (over: 504/408)
+  // Body bytes filters may hold (body(), buffering): over gives 413 on
+  // requests and 500 on responses, as Envoy's buffer limit does.
+  uint64_t filter_buffer_bytes = 1024 * 1024;
 };
 
 struct ForwardingHeaders {
@@ -162,6 +212,7 @@ struct Listener {
   std::string cluster;        // for protocol tcp and udp
   bool accept_proxy_protocol = false;  // expect a PROXY v1/v2 header first (behind another load balancer)
   Millis tcp_idle_timeout{3'600'000};  // tcp: no bytes either way; udp: per-client session idle
+  std::vector<HttpFilter> filters;     // http only: the filter chain, in order
 };
 
 struct Endpoint {

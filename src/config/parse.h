@@ -1,6 +1,8 @@
 #pragma once
 // The schema: turns a YAML tree into a Config, recording every problem in
 // Diagnostics. One function per section; internal to src/config.
+#include <map>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -27,6 +29,20 @@ struct ParseContext {
   std::optional<SocketAddress> admin_address;
   // Clusters that send a PROXY protocol header, which udp listeners cannot use.
   std::unordered_set<std::string> proxy_protocol_clusters;
+  // The config's file name, for the origins of filter code ("pier.yaml:12:9: <path>").
+  std::string source;
+};
+
+// The filter chain of the listener whose routes are being read, against which
+// the routes' per-filter overrides are checked.
+struct FilterChainScope {
+  const std::vector<HttpFilter>* filters = nullptr;  // the listener's, same indexes as in the YAML
+  std::string path;                                  // "listeners[0].filters", for messages
+  // False when an entry's name is unknown (it had errors): then overrides
+  // naming missing entries are not reported, as they may name that one.
+  bool names_known = true;
+  // Per entry: false when its source_codes section had errors.
+  std::vector<bool> source_codes_known;
 };
 
 void parseConfig(const YAML::Node& root, Config& config, Diagnostics& diagnostics);
@@ -34,7 +50,18 @@ void parseConfig(const YAML::Node& root, Config& config, Diagnostics& diagnostic
 void parseClusters(const Field& field, std::vector<Cluster>& clusters, ParseContext& context);
 void parseListeners(const Field& field, std::vector<Listener>& listeners, const ParseContext& context);
 // `default_name` is used when the route has no `name`.
-Route parseRoute(const Field& field, std::string default_name, const ParseContext& context);
+Route parseRoute(const Field& field, std::string default_name, const ParseContext& context,
+                 const FilterChainScope& chain);
+
+// An http listener's `filters` (its chain, in order) into `filters`.
+FilterChainScope parseHttpFilters(const Field& field, std::vector<HttpFilter>& filters,
+                                  const ParseContext& context);
+// A route's `filters`: overrides of the chain's entries by entry name.
+std::map<std::string, RouteFilterOverride> parseRouteFilters(const Field& field,
+                                                             const FilterChainScope& chain,
+                                                             const ParseContext& context);
+// A route's `metadata`: its filter_metadata object (namespace -> value).
+std::shared_ptr<const nlohmann::json> parseRouteMetadata(const Field& field);
 
 // The retry_policy of a route, or of a cluster (its default_retry_policy).
 RetryPolicy parseRetryPolicy(const Field& field);

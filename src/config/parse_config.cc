@@ -50,6 +50,7 @@ void parseConfig(const YAML::Node& root, Config& config, Diagnostics& diagnostic
   }
 
   ParseContext context;
+  context.source = config.source;
   if (config.admin.enabled) context.admin_address = config.admin.address;
   if (auto f = m->get("clusters")) parseClusters(*f, config.clusters, context);
   if (auto f = m->get("listeners")) parseListeners(*f, config.listeners, context);

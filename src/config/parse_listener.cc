@@ -81,7 +81,8 @@ std::optional<std::string> checkDomain(const std::string& domain) {
 // `check_names` is false when the route names would repeat an error already
 // reported (a duplicate virtual host name makes its default route names repeat).
 void parseRoutes(const Field& field, const std::string& name_prefix, std::vector<Route>& routes,
-                 Taken& route_names, bool check_names, const ParseContext& context) {
+                 Taken& route_names, bool check_names, const ParseContext& context,
+                 const FilterChainScope& chain) {
   auto items = field.list();
   if (!items) return;
   if (items->empty()) {
@@ -90,7 +91,7 @@ void parseRoutes(const Field& field, const std::string& name_prefix, std::vector
   }
   for (size_t i = 0; i < items->size(); ++i) {
     const Field& item = (*items)[i];
-    Route route = parseRoute(item, name_prefix + std::to_string(i), context);
+    Route route = parseRoute(item, name_prefix + std::to_string(i), context, chain);
     const std::string* other = route_names.claim(route.name, item.path());
     if (other && check_names) {
       item.error("duplicate route name \"" + route.name + "\" (also " + *other + ")");
@@ -100,7 +101,7 @@ void parseRoutes(const Field& field, const std::string& name_prefix, std::vector
 }
 
 void parseVirtualHosts(const Field& field, const std::string& listener_name, std::vector<VirtualHost>& hosts,
-                       Taken& route_names, const ParseContext& context) {
+                       Taken& route_names, const ParseContext& context, const FilterChainScope& chain) {
   auto items = field.list();
   if (!items) return;
   if (items->empty()) {
@@ -144,8 +145,8 @@ void parseVirtualHosts(const Field& field, const std::string& listener_name, std
       }
     }
     if (auto f = m->required("routes")) {
-      parseRoutes(*f, listener_name + "/" + vhost.name + "/", vhost.routes, route_names, unique_name,
-                  context);
+      parseRoutes(*f, listener_name + "/" + vhost.name + "/", vhost.routes, route_names, unique_name, context,
+                  chain);
     }
     hosts.push_back(std::move(vhost));
   }
@@ -154,7 +155,7 @@ void parseVirtualHosts(const Field& field, const std::string& listener_name, std
 void parseLimits(const Field& field, HttpLimits& limits) {
   auto m = FieldMap::open(field, {"max_request_headers_bytes", "max_headers", "max_request_body_bytes",
                                   "max_chunk_extension_bytes", "request_headers_timeout", "idle_timeout",
-                                  "max_requests_per_connection", "request_timeout"});
+                                  "max_requests_per_connection", "request_timeout", "filter_buffer_bytes"});
   if (!m) return;
   constexpr uint32_t kMax32 = UINT32_MAX;
   m->read("max_request_headers_bytes", limits.max_request_headers_bytes, 1, kMax32);
@@ -165,6 +166,7 @@ void parseLimits(const Field& field, HttpLimits& limits) {
   m->readDuration("idle_timeout", limits.idle_timeout, Millis(1));
   m->read("max_requests_per_connection", limits.max_requests_per_connection, 0, kMax32);
   m->readDuration("request_timeout", limits.request_timeout);
+  m->read("filter_buffer_bytes", limits.filter_buffer_bytes, 1, kMax32);
 }
 
 void parseForwarding(const Field& field, ForwardingHeaders& forwarding) {
@@ -262,7 +264,7 @@ std::optional<Protocol> protocol(const Field& field) {
 // one cluster.
 void parseForwarder(const FieldMap& m, Listener& listener, const ParseContext& context) {
   const std::string kind = toString(listener.protocol);
-  for (std::string_view key : {"routes", "virtual_hosts", "limits", "forwarding"}) {
+  for (std::string_view key : {"routes", "virtual_hosts", "limits", "forwarding", "filters"}) {
     if (auto f = m.get(key))
       f->error("only applies to http listeners; a " + kind + " listener forwards to its \"cluster\"");
   }
@@ -293,6 +295,11 @@ void parseHttp(const Field& field, const FieldMap& m, Listener& listener, const 
   }
   if (auto f = m.get("limits")) parseLimits(*f, listener.limits);
   if (auto f = m.get("forwarding")) parseForwarding(*f, listener.forwarding);
+  // Before the routes, whose per-filter overrides name the chain's entries.
+  FilterChainScope chain;
+  chain.filters = &listener.filters;
+  chain.path = childPath(field.path(), "filters");
+  if (auto f = m.get("filters")) chain = parseHttpFilters(*f, listener.filters, context);
   Taken route_names;
   auto routes = m.get("routes");
   auto vhosts = m.get("virtual_hosts");
@@ -304,10 +311,10 @@ void parseHttp(const Field& field, const FieldMap& m, Listener& listener, const 
     VirtualHost vhost;
     vhost.name = "default";
     vhost.domains = {"*"};
-    parseRoutes(*routes, listener.name + "/", vhost.routes, route_names, true, context);
+    parseRoutes(*routes, listener.name + "/", vhost.routes, route_names, true, context, chain);
     listener.virtual_hosts.push_back(std::move(vhost));
   } else if (vhosts) {
-    parseVirtualHosts(*vhosts, listener.name, listener.virtual_hosts, route_names, context);
+    parseVirtualHosts(*vhosts, listener.name, listener.virtual_hosts, route_names, context, chain);
   } else {
     field.error("an http listener needs routes or virtual_hosts");
   }
@@ -316,9 +323,9 @@ void parseHttp(const Field& field, const FieldMap& m, Listener& listener, const 
 Listener parseListener(const Field& field, Taken& names, AddressBook& addresses,
                        const ParseContext& context) {
   Listener listener;
-  auto m =
-      FieldMap::open(field, {"name", "address", "protocol", "routes", "virtual_hosts", "cluster", "limits",
-                             "forwarding", "access_log", "accept_proxy_protocol", "tcp_idle_timeout"});
+  auto m = FieldMap::open(
+      field, {"name", "address", "protocol", "routes", "virtual_hosts", "cluster", "limits", "forwarding",
+              "access_log", "accept_proxy_protocol", "tcp_idle_timeout", "filters"});
   if (!m) return listener;
   if (auto f = m->required("name")) {
     if (auto v = f->name()) {

@@ -285,13 +285,15 @@ std::optional<std::string> hostName(const Field& field) {
   return v;
 }
 
-Route parseRoute(const Field& field, std::string default_name, const ParseContext& context) {
+Route parseRoute(const Field& field, std::string default_name, const ParseContext& context,
+                 const FilterChainScope& chain) {
   Route route;
   route.name = std::move(default_name);
-  auto m = FieldMap::open(
-      field, {"name", "match", "cluster", "weighted_clusters", "redirect", "direct_response",
-              "prefix_rewrite", "host_rewrite", "request_headers_to_add", "request_headers_to_remove",
-              "response_headers_to_add", "response_headers_to_remove", "timeout", "retry_policy"});
+  auto m =
+      FieldMap::open(field, {"name", "match", "cluster", "weighted_clusters", "redirect", "direct_response",
+                             "prefix_rewrite", "host_rewrite", "request_headers_to_add",
+                             "request_headers_to_remove", "response_headers_to_add",
+                             "response_headers_to_remove", "timeout", "retry_policy", "filters", "metadata"});
   if (!m) return route;
   if (auto f = m->get("name")) {
     if (auto v = f->name()) route.name = *v;
@@ -338,6 +340,8 @@ Route parseRoute(const Field& field, std::string default_name, const ParseContex
   if (auto f = m->get("response_headers_to_add")) route.response_headers_to_add = parseHeadersToAdd(*f);
   if (auto f = m->get("response_headers_to_remove"))
     route.response_headers_to_remove = parseHeadersToRemove(*f);
+  if (auto f = m->get("filters")) route.filters = parseRouteFilters(*f, chain, context);
+  if (auto f = m->get("metadata")) route.metadata = parseRouteMetadata(*f);
   return route;
 }
 
