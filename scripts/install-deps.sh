@@ -7,7 +7,7 @@ packages=(
   build-essential cmake ninja-build pkg-config clang libclang-rt-14-dev
   libyaml-cpp-dev nlohmann-json3-dev libspdlog-dev libfmt-dev libcli11-dev libre2-dev libssl-dev libluajit2-5.1-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  python3 python3-pytest python3-yaml curl wrk nginx-light libnginx-mod-stream haproxy iproute2 procps strace linux-perf
+  python3 python3-pytest python3-yaml curl wrk nginx-light libnginx-mod-stream libnginx-mod-http-lua haproxy iproute2 procps strace linux-perf
 )
 
 missing=()
