@@ -293,6 +293,52 @@ struct Admin {
   SocketAddress address{"127.0.0.1", 9901, false};
 };
 
+// Virtual IPs announced on the LAN with ARP/NDP (docs/virtual-ips.md).
+struct VipPool {
+  std::string name;
+  // Expanded from CIDRs ("192.0.2.0/28", "2001:db8::/124") and ranges
+  // ("192.0.2.10-192.0.2.20"); text form, canonical. At most 65536 per pool.
+  std::vector<std::string> addresses;
+  std::vector<std::string> interfaces;  // empty: the virtual_ips.interfaces
+  std::vector<std::string> cidrs;       // as written (CIDR form; ranges become covering CIDRs) for the local route
+};
+
+struct VipServicePort {
+  uint16_t port = 0;
+  Protocol protocol = Protocol::kTcp;  // tcp or udp (http listeners are tcp)
+  std::string listener;                // a pier listener serving it; empty: announce only
+};
+
+struct VipService {
+  std::string name;
+  std::string pool;     // take an address from this pool (first free, services in name order)...
+  std::string address;  // ...or this one (must be in some pool). Services naming one address share it.
+  std::string assigned;  // filled at load: the address the service got
+  std::vector<VipServicePort> ports;
+  // Clusters whose health makes this node eligible (any healthy endpoint).
+  // Empty: the clusters of the listeners named in ports; none: always eligible.
+  std::vector<std::string> clusters;
+  std::string origin;
+};
+
+struct VirtualIps {
+  bool enabled = false;
+  std::string node_name;           // default: the host name
+  std::string key_file;            // cluster key (hex or raw, >= 16 bytes); required
+  std::vector<std::string> interfaces;  // where ARP/NDP are answered and heartbeats sent
+  Millis heartbeat_interval{100};
+  uint32_t dead_after_missed = 3;  // a node is dead after this many intervals without a heartbeat
+  uint16_t heartbeat_port = 7946;
+  std::string heartbeat_group = "239.255.80.80";  // IPv4 multicast group; empty with peers: unicast
+  std::vector<std::string> peers;  // unicast heartbeat targets (IPs), instead of / besides multicast
+  uint32_t announce_repeats = 5;   // gratuitous ARP / unsolicited NA on takeover
+  Millis announce_spacing{1100};   // > 1 s: Linux ignores neighbour updates within its 1 s locktime
+  Millis refresh_interval{0};      // periodic re-announcement for switches whose tables age out; 0: off
+  bool manage_host = true;         // add local routes for pools and set arp_ignore/arp_announce
+  std::vector<VipPool> pools;
+  std::vector<VipService> services;
+};
+
 struct Config {
   std::string source;  // file path (or "<string>") the config came from
   Admin admin;
@@ -301,6 +347,7 @@ struct Config {
   std::string log_level = "info";
   std::vector<Listener> listeners;
   std::vector<Cluster> clusters;
+  VirtualIps virtual_ips;
 
   const Cluster* findCluster(const std::string& name) const;
 };

@@ -234,6 +234,50 @@ json clusterJson(const Cluster& cluster) {
   return out;
 }
 
+// Pools show their covering CIDR blocks, which load back to the same
+// addresses in the same order. Services show what was written (pool or
+// address), not the assigned address: that loads back to the same assignment.
+json virtualIpsJson(const VirtualIps& v) {
+  json pools = json::array();
+  for (const VipPool& pool : v.pools) {
+    json out = {{"name", pool.name}, {"addresses", pool.cidrs}};
+    if (!pool.interfaces.empty()) out["interfaces"] = pool.interfaces;  // empty: all of virtual_ips'
+    pools.push_back(out);
+  }
+  json services = json::array();
+  for (const VipService& service : v.services) {
+    json ports = json::array();
+    for (const VipServicePort& port : service.ports) {
+      json p = {{"port", port.port}, {"protocol", toString(port.protocol)}};
+      if (!port.listener.empty()) p["listener"] = port.listener;  // none: announce only
+      ports.push_back(p);
+    }
+    json out = {{"name", service.name}, {"ports", ports}, {"clusters", service.clusters}};
+    if (service.pool.empty()) {
+      out["address"] = service.address;
+    } else {
+      out["pool"] = service.pool;
+    }
+    services.push_back(out);
+  }
+  return {{"node_name", v.node_name},
+          {"key_file", v.key_file},
+          {"interfaces", v.interfaces},
+          {"heartbeat",
+           {{"interval", formatDuration(v.heartbeat_interval)},
+            {"dead_after_missed", v.dead_after_missed},
+            {"port", v.heartbeat_port},
+            {"group", v.heartbeat_group},
+            {"peers", v.peers}}},
+          {"announce",
+           {{"repeats", v.announce_repeats},
+            {"spacing", formatDuration(v.announce_spacing)},
+            {"refresh_interval", formatDuration(v.refresh_interval)}}},
+          {"manage_host", v.manage_host},
+          {"pools", pools},
+          {"services", services}};
+}
+
 }  // namespace
 
 nlohmann::json toJson(const Config& config) {
@@ -241,12 +285,15 @@ nlohmann::json toJson(const Config& config) {
   for (const Listener& l : config.listeners) listeners.push_back(listenerJson(l));
   json clusters = json::array();
   for (const Cluster& c : config.clusters) clusters.push_back(clusterJson(c));
-  return {{"admin", {{"enabled", config.admin.enabled}, {"address", config.admin.address.text()}}},
-          {"workers", config.workers},
-          {"drain_timeout", formatDuration(config.drain_timeout)},
-          {"log_level", config.log_level},
-          {"listeners", listeners},
-          {"clusters", clusters}};
+  json out = {{"admin", {{"enabled", config.admin.enabled}, {"address", config.admin.address.text()}}},
+              {"workers", config.workers},
+              {"drain_timeout", formatDuration(config.drain_timeout)},
+              {"log_level", config.log_level},
+              {"listeners", listeners},
+              {"clusters", clusters}};
+  // Only when configured: the section's required fields have no defaults.
+  if (config.virtual_ips.enabled) out["virtual_ips"] = virtualIpsJson(config.virtual_ips);
+  return out;
 }
 
 }  // namespace pier::config

@@ -94,6 +94,35 @@ class Taken {
   std::unordered_map<std::string, std::string> paths_;
 };
 
+// virtual_ips, read after clusters and listeners, which its services name.
+// `listeners_known` is false when the listeners section had errors that may
+// hide a listener's name: then references to unknown listeners are not reported.
+void parseVirtualIps(const Field& field, VirtualIps& vips, const std::vector<Listener>& listeners,
+                     bool listeners_known, const ParseContext& context);
+
+// What the services of virtual_ips need to know about its pools.
+struct VipPoolScope {
+  // False when the pools had errors: then a service naming a missing pool or
+  // address is not reported, as it may be in a broken entry.
+  bool complete = true;
+  std::unordered_map<std::string, size_t> by_name;     // pool name -> index
+  std::unordered_map<std::string, size_t> by_address;  // canonical address -> pool index
+};
+// virtual_ips.pools. `interfaces` are virtual_ips.interfaces (nullptr when
+// they had errors: then pools' interfaces are not checked against them).
+VipPoolScope parseVipPools(const Field& field, std::vector<VipPool>& pools,
+                           const std::vector<std::string>* interfaces);
+// virtual_ips.services, with their addresses assigned (VipService::assigned).
+void parseVipServices(const Field& field, std::vector<VipService>& services,
+                      const std::vector<VipPool>& pools, const VipPoolScope& scope,
+                      const std::vector<Listener>& listeners, bool listeners_known,
+                      const ParseContext& context);
+// A non-empty list of network interface names, each once. Names follow
+// Linux's rule (1 to 15 bytes, not "." or "..", no '/', ':', spaces or control
+// characters); whether they exist is only known at start. False when the list
+// had errors; the valid names are in `out` either way.
+bool parseInterfaceNames(const Field& field, std::vector<std::string>& out);
+
 // Records an error at `field` if `name` is not a declared cluster.
 void checkClusterReference(const Field& field, const std::string& name, const ParseContext& context);
 // True if binding both addresses would collide: the same port on the same

@@ -39,7 +39,8 @@ bool addressesConflict(const SocketAddress& a, const SocketAddress& b) {
 
 void parseConfig(const YAML::Node& root, Config& config, Diagnostics& diagnostics) {
   Field top(root, "", root.Mark(), &diagnostics);
-  auto m = FieldMap::open(top, {"admin", "workers", "drain_timeout", "log_level", "listeners", "clusters"});
+  auto m = FieldMap::open(
+      top, {"admin", "workers", "drain_timeout", "log_level", "listeners", "clusters", "virtual_ips"});
   if (!m) return;
   if (auto f = m->get("admin")) parseAdmin(*f, config.admin);
   m->read("workers", config.workers, 0, 256);
@@ -53,7 +54,14 @@ void parseConfig(const YAML::Node& root, Config& config, Diagnostics& diagnostic
   context.source = config.source;
   if (config.admin.enabled) context.admin_address = config.admin.address;
   if (auto f = m->get("clusters")) parseClusters(*f, config.clusters, context);
-  if (auto f = m->get("listeners")) parseListeners(*f, config.listeners, context);
+  auto listeners = m->get("listeners");
+  if (listeners) parseListeners(*listeners, config.listeners, context);
+  // Virtual IP services name listeners: read after them, whatever the file's order.
+  if (auto f = m->get("virtual_ips")) {
+    bool listeners_known = !listeners || listeners->isList();
+    for (const Listener& l : config.listeners) listeners_known = listeners_known && !l.name.empty();
+    parseVirtualIps(*f, config.virtual_ips, config.listeners, listeners_known, context);
+  }
 }
 
 }  // namespace pier::config

@@ -501,7 +501,7 @@ TEST(LoaderTest, ControlCharactersInMessagesAreEscaped) {
   ASSERT_FALSE(result.ok());
   EXPECT_EQ(result.error(),
             "t.yaml:1:1: bad\\x0akey: unknown field; expected one of admin, workers, drain_timeout, "
-            "log_level, listeners, clusters");
+            "log_level, listeners, clusters, virtual_ips");
 }
 
 }  // namespace

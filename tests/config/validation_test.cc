@@ -72,7 +72,7 @@ TEST(ValidationTest, UnknownKeyWithoutCloseMatchListsFields) {
   EXPECT_EQ(
       errorOf("frobnicate: 1\n"),
       "t.yaml:1:1: frobnicate: unknown field; expected one of admin, workers, drain_timeout, log_level, "
-      "listeners, clusters");
+      "listeners, clusters, virtual_ips");
 }
 
 TEST(ValidationTest, DuplicateKeyIsAnError) {
