@@ -46,7 +46,8 @@ constexpr std::string_view kIndex =
     "  /ready              200 when serving, 503 while starting or draining\n"
     "  /stats/prometheus   metrics in Prometheus text format\n"
     "  /config             the running configuration as JSON\n"
-    "  /clusters           clusters, endpoints and their state as JSON\n";
+    "  /clusters           clusters, endpoints and their state as JSON\n"
+    "  /vips               virtual IPs: owner of each address, cluster members (with virtual_ips)\n";
 
 }  // namespace
 
@@ -69,6 +70,13 @@ AdminResponse handleAdminRequest(std::string_view method, std::string_view path,
   }
   if (path == "/clusters" && snap) {
     return clustersJson(*snap);
+  }
+  if (path == "/vips") {
+    auto vips = source.virtualIps();
+    if (vips.is_null()) {
+      return {404, "text/plain; charset=utf-8", "no virtual_ips configured\n"};
+    }
+    return {200, "application/json", vips.dump(2) + "\n"};
   }
   if (path == "/") {
     return {200, "text/plain; charset=utf-8", std::string(kIndex)};

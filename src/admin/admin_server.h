@@ -6,6 +6,8 @@
 #include <string>
 #include <unordered_set>
 
+#include <nlohmann/json.hpp>
+
 #include "src/event/loop.h"
 #include "src/net/socket.h"
 #include "src/proxy/snapshot.h"
@@ -24,6 +26,9 @@ class AdminSource {
   virtual ~AdminSource() = default;
   virtual std::shared_ptr<const proxy::Snapshot> currentSnapshot() const = 0;
   virtual bool ready() const = 0;
+  // The virtual IPs' state (owner per address, members) as JSON, or null
+  // when the config has no virtual_ips.
+  virtual nlohmann::json virtualIps() const { return nullptr; }
 };
 
 // Routes one admin request (exposed for unit tests).

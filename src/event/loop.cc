@@ -69,7 +69,7 @@ Loop::~Loop() {
   for (Timer* t : timers_) {
     t->heap_index_ = -1;
   }
-  to_delete_.clear();
+  deletePending();
   waker_.reset();
   close(epoll_fd_);
 }
@@ -101,6 +101,16 @@ void Loop::post(std::function<void()> fn) {
 }
 
 void Loop::deferDelete(std::unique_ptr<Deletable> object) { to_delete_.push_back(std::move(object)); }
+
+void Loop::deletePending() {
+  // A destructor may defer more deletions (a stream's filters owning a call's
+  // socket): take the batch out first, and repeat until nothing is left.
+  while (!to_delete_.empty()) {
+    std::vector<std::unique_ptr<Deletable>> batch;
+    batch.swap(to_delete_);
+    batch.clear();
+  }
+}
 
 void Loop::stop() {
   post([this] { stopping_ = true; });
@@ -149,10 +159,10 @@ void Loop::run() {
       static_cast<IoHandler*>(events[i].data.ptr)->onIoEvent(events[i].events);
     }
     runTimers();
-    to_delete_.clear();
+    deletePending();
   }
   runPosted();
-  to_delete_.clear();
+  deletePending();
   stopping_ = false;  // a later run() starts afresh
 }
 

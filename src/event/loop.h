@@ -87,6 +87,7 @@ class Loop {
   void runTimers();
   void forgetDue(Timer& timer);
   void runPosted();
+  void deletePending();
   int nextTimeoutMs() const;
 
   class Waker;

@@ -60,6 +60,7 @@ Result<std::unique_ptr<LuaVm>> LuaVm::create(std::string_view code, std::string_
     if (Status s = installSandbox(L); !s) return Error{s.error()};
   }
 
+  if (options.prepare) options.prepare(L);
   lua_pushcfunction(L, tracebackHandler);
   const std::string chunk = chunkName(chunk_name);
   if (luaL_loadbuffer(L, code.data(), code.size(), chunk.c_str()) != 0) {

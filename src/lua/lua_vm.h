@@ -73,6 +73,9 @@ class LuaVm {
     // traceback), os (except time/clock/date/difftime), and bytecode loading.
     // Note this also withholds ffi, which is reachable only through require.
     bool sandbox = false;
+    // Runs after the libraries are set up and before the script's top level
+    // (globals the top level may use, e.g. EnvoyTimestampResolution).
+    std::function<void(lua_State*)> prepare;
   };
 
   // Pushes arguments onto the given coroutine stack; returns how many.

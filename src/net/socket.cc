@@ -63,7 +63,7 @@ static Error errnoError(const char* what, const Address& address) {
   return Error{fmt::format("{} {}: {}", what, address.text(), std::strerror(errno))};
 }
 
-Result<Fd> listenTcp(const Address& address, int backlog) {
+Result<Fd> listenTcp(const Address& address, int backlog, bool freebind) {
   Fd fd(socket(address.storage.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
   if (!fd.valid()) {
     return errnoError("socket", address);
@@ -73,6 +73,9 @@ Result<Fd> listenTcp(const Address& address, int backlog) {
   setsockopt(fd.get(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
   if (address.storage.ss_family == AF_INET6) {
     setsockopt(fd.get(), IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+  }
+  if (freebind) {
+    setsockopt(fd.get(), IPPROTO_IP, IP_FREEBIND, &one, sizeof one);
   }
   if (bind(fd.get(), address.sa(), address.length) != 0) {
     return errnoError("bind", address);

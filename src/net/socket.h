@@ -50,7 +50,9 @@ struct Address {
 Result<Address> resolve(const config::SocketAddress& address);
 
 // A listening socket with SO_REUSEPORT, so each worker can own one.
-Result<Fd> listenTcp(const Address& address, int backlog = 4096);
+// `freebind`: bind even if the address is not (yet) local — virtual IPv6
+// addresses, which a local route alone does not make bindable.
+Result<Fd> listenTcp(const Address& address, int backlog = 4096, bool freebind = false);
 // Starts a non-blocking connect; completion is signalled by EPOLLOUT.
 Result<Fd> connectTcp(const Address& address);
 // 0 when connected, else the pending socket error (SO_ERROR).

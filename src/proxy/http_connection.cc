@@ -8,6 +8,7 @@
 #include "src/common/log.h"
 #include "src/proxy/access_log.h"
 #include "src/proxy/body_writer.h"
+#include "src/proxy/chain_body_sink.h"
 #include "src/proxy/message_writer.h"
 #include "src/proxy/worker.h"
 #include "src/router/router.h"
@@ -15,13 +16,6 @@
 namespace pier::proxy {
 namespace {
 
-http::ParseLimits limitsFor(const config::Listener& l) {
-  http::ParseLimits p;
-  p.max_head_bytes = l.limits.max_request_headers_bytes;
-  p.max_headers = l.limits.max_headers;
-  p.max_chunk_extension_bytes = l.limits.max_chunk_extension_bytes;
-  return p;
-}
 
 uint64_t hashForRequest(const config::HashOn& on, const http::RequestHead& head, std::string_view client_ip,
                         bool& has_hash) {
@@ -66,6 +60,7 @@ HttpConnection::HttpConnection(Worker& worker, net::Fd fd, const net::Address& p
       fd_(std::move(fd)),
       peer_(peer),
       peer_ip_(peer.ipText()),
+      direct_peer_(peer.text()),
       snapshot_(std::move(snapshot)),
       listener_(&listener),
       parser_(limitsFor(*listener.config)),
@@ -308,6 +303,15 @@ void HttpConnection::onHeadParsed() {
   bytes_out_ = 0;
   route_ = nullptr;
   attempts_ = 0;
+  head_consumed_ = false;
+  route_cache_cleared_ = false;
+  chain_request_done_ = false;
+  upstream_response_done_ = false;
+  response_started_ = false;
+  up_declared_length_.reset();
+  up_body_sent_ = 0;
+  down_declared_length_.reset();
+  down_body_sent_ = 0;
   req_has_body_ = head_.body != http::BodyKind::kNone;
   req_body_done_ = !req_has_body_;
   close_after_response_ = close_after_response_ || !keep_alive_ || worker_.draining() ||
@@ -327,32 +331,46 @@ void HttpConnection::onHeadParsed() {
   if (head_.body == http::BodyKind::kContentLength && lc.limits.max_request_body_bytes != 0 &&
       head_.content_length > lc.limits.max_request_body_bytes) {
     close_after_response_ = true;
-    in_.consume(head_.head_bytes);
+    consumeHead();
     localReply(413, "request body too large\n");
     return;
   }
   routeRequest();
 }
 
+void HttpConnection::consumeHead() {
+  if (!head_consumed_) {
+    in_.consume(head_.head_bytes);
+    head_consumed_ = true;
+  }
+}
+
 void HttpConnection::routeRequest() {
-  const auto& lc = *listener_->config;
   router::RouteRequest rr{head_.host, head_.method, head_.path(), head_.query(), head_.headers};
   route_ = listener_->router->route(rr);
+  if (!listener_->filter_factories.empty() && startFilters()) {
+    return;
+  }
+  dispatchRoute(head_);
+}
+
+void HttpConnection::dispatchRoute(const http::RequestHead& head) {
+  const auto& lc = *listener_->config;
   if (route_ == nullptr) {
-    in_.consume(head_.head_bytes);
+    consumeHead();
     if (req_has_body_) close_after_response_ = true;
     localReply(404, "no route\n");
     return;
   }
   if (route_->direct_response) {
-    in_.consume(head_.head_bytes);
+    consumeHead();
     if (req_has_body_) close_after_response_ = true;
     const auto& d = *route_->direct_response;
     localReply(d.status, d.body, d.content_type);
     return;
   }
   if (route_->redirect) {
-    redirect(*route_);
+    redirect(*route_, head);
     return;
   }
   const std::string& cluster_name = router::pickCluster(*route_, worker_.random());
@@ -360,44 +378,46 @@ void HttpConnection::routeRequest() {
   // states belong to (a connection on a removed listener keeps an older one).
   int index = worker_.snapshot()->clusterIndex(cluster_name);
   if (index < 0) {
-    in_.consume(head_.head_bytes);
+    consumeHead();
     close_after_response_ = close_after_response_ || req_has_body_;
     localReply(503, "unknown cluster\n");
     return;
   }
   cluster_ = worker_.cluster(index);
   if (cluster_->config().name != cluster_name) {
-    in_.consume(head_.head_bytes);
+    consumeHead();
     close_after_response_ = true;
     localReply(503, "cluster changed\n");
     return;
   }
 
-  // Build the upstream head now: head_'s views die once in_ is consumed.
-  std::string path = router::rewritePath(*route_, head_.path());
-  if (!head_.query().empty()) {
+  // Build the upstream head now: head's views die once in_ is consumed.
+  std::string path = router::rewritePath(*route_, head.path());
+  if (!head.query().empty()) {
     path.push_back('?');
-    path.append(head_.query());
+    path.append(head.query());
   }
-  std::string host = route_->host_rewrite ? *route_->host_rewrite : std::string(head_.host);
-  UpstreamRequest ur{&head_, &lc.forwarding, route_, path, host, peer_ip_, request_id_};
+  std::string host = route_->host_rewrite ? *route_->host_rewrite : std::string(head.host);
+  UpstreamRequest ur{&head, &lc.forwarding, route_, path, host, peer_ip_, request_id_};
   writeUpstreamRequestHead(upstream_head_, ur);
   pick_context_ = upstream::PickContext{};
-  pick_context_.hash = hashForRequest(cluster_->config().hash_on, head_, peer_ip_, pick_context_.has_hash);
-  bool expect_continue = head_.expect_continue && req_has_body_ && version_ == http::Version::kHttp11;
-  req_decoder_.start(head_.body, head_.content_length, limitsFor(lc));
-  in_.consume(head_.head_bytes);
-
-  state_ = State::kProxy;
-  cluster_->info().requests.add();
-  if (expect_continue) {
-    // pier answers 100 itself and streams the body as it comes (as nginx does).
-    out_.append("HTTP/1.1 100 Continue\r\n\r\n");
-    flushDownstream();
-    if (state_ == State::kClosed) {
-      return;
+  pick_context_.hash = hashForRequest(cluster_->config().hash_on, head, peer_ip_, pick_context_.has_hash);
+  const bool filtered = chain_ != nullptr;
+  if (!filtered) {
+    bool expect_continue = head.expect_continue && req_has_body_ && version_ == http::Version::kHttp11;
+    req_decoder_.start(head.body, head.content_length, limitsFor(lc));
+    consumeHead();
+    state_ = State::kProxy;
+    if (expect_continue) {
+      // pier answers 100 itself and streams the body as it comes (as nginx does).
+      out_.append("HTTP/1.1 100 Continue\r\n\r\n");
+      flushDownstream();
+      if (state_ == State::kClosed) {
+        return;
+      }
     }
   }
+  cluster_->info().requests.add();
   up_out_.clear();
   up_out_.append(upstream_head_);
   up_written_ = false;
@@ -407,17 +427,20 @@ void HttpConnection::routeRequest() {
   retry_policy_ = route_->retry_policy ? &*route_->retry_policy : &cluster_->config().default_retry_policy;
   replay_.assign(upstream_head_);
   replayable_ = true;
-  pumpRequestBody();
-  if (state_ != State::kProxy) {
-    return;
+  if (!filtered) {
+    // With filters the body reaches up_out_ through the chain instead.
+    pumpRequestBody();
+    if (state_ != State::kProxy) {
+      return;
+    }
   }
   startUpstream();
 }
 
-void HttpConnection::redirect(const config::Route& route) {
-  std::string location = router::redirectLocation(*route.redirect, route.match, "http", head_.host, head_.path(),
-                                                   head_.query());
-  in_.consume(head_.head_bytes);
+void HttpConnection::redirect(const config::Route& route, const http::RequestHead& head) {
+  std::string location = router::redirectLocation(*route.redirect, route.match, "http", head.host, head.path(),
+                                                   head.query());
+  consumeHead();
   if (req_has_body_) {
     close_after_response_ = true;
   }
@@ -443,6 +466,57 @@ void HttpConnection::pumpRequestBody() {
 }
 
 void HttpConnection::pumpRequestBodyOnce() {
+  if (chain_) {
+    // The chain holds (or passes on) the body; up_out_ grows only with what leaves it.
+    while (up_out_.size() < kHighWater && !in_.empty() && !req_body_done_) {
+      ChainBodySink sink;
+      auto r = req_decoder_.decode(in_.readable(), sink);
+      in_.consume(r.consumed);
+      if (r.error) {
+        close_after_response_ = true;
+        releaseUpstream(false);
+        if (!response_started_) {
+          localReply(req_decoder_.failure().status, fmt::format("{}\n", req_decoder_.failure().reason));
+        } else {
+          closeConnection();
+        }
+        return;
+      }
+      if (r.done) {
+        req_body_done_ = true;
+        timer_.cancel();
+      }
+      const auto& limits = listener_->config->limits;
+      if (limits.max_request_body_bytes != 0 && req_decoder_.bodyBytes() > limits.max_request_body_bytes) {
+        close_after_response_ = true;
+        releaseUpstream(false);
+        if (!response_started_) {
+          localReply(413, "request body too large\n");
+        } else {
+          closeConnection();
+        }
+        return;
+      }
+      if (!sink.data().empty() || r.done) {
+        uint64_t request = requests_;
+        feedRequestBody(sink.data(), r.done, sink.takeTrailers());
+        if (request != requests_ || state_ != State::kProxy || !chain_) {
+          return;  // the request ended inside the chain (a local reply)
+        }
+      }
+      if (r.consumed == 0) {
+        break;
+      }
+    }
+    if (!req_body_done_) {
+      timer_.armAfter(listener_->config->limits.idle_timeout);
+    }
+    if (read_paused_ && in_.size() < kHighWater / 2 && state_ != State::kClosed) {
+      read_paused_ = false;
+      readDownstream();
+    }
+    return;
+  }
   BodyWriter writer(up_out_, req_decoder_.kind() == http::BodyKind::kChunked, true,
                     replayable_ ? &replay_ : nullptr);
   while (up_out_.size() < kHighWater && !in_.empty()) {
@@ -557,6 +631,7 @@ void HttpConnection::onDownstreamEof() {
 void HttpConnection::localReply(int status, std::string_view body, std::string_view content_type,
                                 std::string_view extra_headers) {
   status_ = status;
+  response_started_ = true;
   bool close = close_after_response_ || status == 408;
   out_.append(fmt::format("HTTP/1.1 {} {}\r\ncontent-length: {}\r\ncontent-type: {}\r\n", status,
                           http::reasonPhrase(status), body.size(), content_type));
@@ -584,6 +659,10 @@ void HttpConnection::localReply(int status, std::string_view body, std::string_v
 
 void HttpConnection::finishRequest() {
   request_timer_.cancel();
+  if (stream_info_ && stream_info_->drain_connection) {
+    close_after_response_ = true;
+  }
+  endFilters();
   if (cluster_) {
     releaseUpstream(false);  // still attached when a local reply ends the request
     endUpstreamRequest();
@@ -679,6 +758,7 @@ void HttpConnection::closeConnection() {
   }
   state_ = State::kClosed;
   releaseUpstream(false);
+  endFilters();
   request_timer_.cancel();
   if (cluster_) {
     endUpstreamRequest();

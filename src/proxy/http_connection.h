@@ -10,6 +10,7 @@
 
 #include "src/common/buffer.h"
 #include "src/event/loop.h"
+#include "src/filters/chain.h"
 #include "src/http/codec.h"
 #include "src/l4/proxy_protocol.h"
 #include "src/net/socket.h"
@@ -22,7 +23,21 @@ namespace pier::proxy {
 class Worker;
 class ClusterState;
 
-class HttpConnection final : public event::IoHandler, public event::Deletable, public UpstreamUser {
+// The request parser's limits from a listener's config.
+inline http::ParseLimits limitsFor(const config::Listener& l) {
+  http::ParseLimits p;
+  p.max_head_bytes = l.limits.max_request_headers_bytes;
+  p.max_headers = l.limits.max_headers;
+  p.max_chunk_extension_bytes = l.limits.max_chunk_extension_bytes;
+  return p;
+}
+
+
+
+class HttpConnection final : public event::IoHandler,
+                             public event::Deletable,
+                             public UpstreamUser,
+                             private filters::StreamCallbacks {
  public:
   HttpConnection(Worker& worker, net::Fd fd, const net::Address& peer, std::shared_ptr<const Snapshot> snapshot,
                  const ListenerInfo& listener);
@@ -59,9 +74,36 @@ class HttpConnection final : public event::IoHandler, public event::Deletable, p
 
   // routing and local answers
   void routeRequest();
+  // After routing (and the filters, if any): answer locally or forward `head`.
+  void dispatchRoute(const http::RequestHead& head);
+  void consumeHead();
   void localReply(int status, std::string_view body, std::string_view content_type = "text/plain",
                   std::string_view extra_headers = {});
-  void redirect(const config::Route& route);
+  void redirect(const config::Route& route, const http::RequestHead& head);
+
+  // the filter chain (http_filters.cc), used when the listener has filters
+  bool startFilters();
+  void feedRequestBody(std::string& data, bool done, std::unique_ptr<filters::HeaderMap> trailers);
+  void startFilteredResponse();
+  void feedResponseBody(std::string& data, bool done, std::unique_ptr<filters::HeaderMap> trailers);
+  void endFilters();
+  bool requestSent() const { return chain_ ? chain_request_done_ : req_body_done_; }
+  // filters::StreamCallbacks
+  void onRequestHeadersOut(filters::HeaderMap& headers, bool end_stream) override;
+  void onRequestDataOut(std::string_view data, bool end_stream) override;
+  void onRequestTrailersOut(filters::HeaderMap& trailers) override;
+  void onResponseHeadersOut(filters::HeaderMap& headers, bool end_stream) override;
+  void onResponseDataOut(std::string_view data, bool end_stream) override;
+  void onResponseTrailersOut(filters::HeaderMap& trailers) override;
+  void sendLocalReply(int status, std::string_view body, const filters::HeaderMap& headers,
+                      std::string_view details) override;
+  void resetStream(std::string_view why) override;
+  bool responseStarted() const override { return response_started_; }
+  filters::StreamInfo& streamInfo() override { return *stream_info_; }
+  const config::Route* route() const override { return route_; }
+  void clearRouteCache() override { route_cache_cleared_ = true; }
+  Result<std::unique_ptr<filters::HttpCallHandle>> httpCall(filters::HttpCallRequest request,
+                                                            filters::HttpCallDone done) override;
 
   // upstream side (http_upstream.cc)
   void startUpstream();
@@ -85,6 +127,8 @@ class HttpConnection final : public event::IoHandler, public event::Deletable, p
   void writeResponseHead();
   void startTunnel();
   void finishResponse(bool upstream_reusable);
+  // The upstream's response ended: record it and release (or pool) the connection.
+  void upstreamResponseDone(bool upstream_reusable);
   void releaseUpstream(bool reusable);
 
   void finishRequest();
@@ -95,6 +139,7 @@ class HttpConnection final : public event::IoHandler, public event::Deletable, p
   net::Fd fd_;
   net::Address peer_;
   std::string peer_ip_;
+  std::string direct_peer_;  // the TCP peer, before any PROXY header
   std::shared_ptr<const Snapshot> snapshot_;
   const ListenerInfo* listener_;
   State state_ = State::kHead;
@@ -163,6 +208,22 @@ class HttpConnection final : public event::IoHandler, public event::Deletable, p
   http::BodyDecoder resp_decoder_;
   bool resp_chunked_out_ = false;
   MonoTime upstream_start_;
+
+  // filters (only for streams whose listener and route have some)
+  std::unique_ptr<filters::FilterChain> chain_;
+  std::unique_ptr<filters::StreamInfo> stream_info_;
+  bool head_consumed_ = false;
+  bool route_cache_cleared_ = false;
+  bool chain_request_done_ = false;  // the whole request left the chain
+  bool upstream_response_done_ = false;  // the upstream's response was read to its end
+  bool response_started_ = false;        // a response head went into out_
+  // Content-length framing while filters may still change the body: the
+  // declared length and what was sent, so a mismatch is caught, not sent.
+  std::optional<uint64_t> up_declared_length_;
+  uint64_t up_body_sent_ = 0;
+  std::optional<uint64_t> down_declared_length_;
+  uint64_t down_body_sent_ = 0;
+  std::string resp_reason_;
 };
 
 }  // namespace pier::proxy

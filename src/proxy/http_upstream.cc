@@ -12,6 +12,7 @@
 #include "src/l4/address.h"
 #include "src/l4/proxy_protocol.h"
 #include "src/proxy/body_writer.h"
+#include "src/proxy/chain_body_sink.h"
 #include "src/proxy/http_connection.h"
 #include "src/proxy/message_writer.h"
 #include "src/proxy/worker.h"
@@ -216,7 +217,7 @@ void HttpConnection::onUpstreamEvent(uint32_t events) {
 
 void HttpConnection::onUpstreamConnected() {
   upstream_->countRequest();
-  if (req_body_done_) {
+  if (requestSent()) {
     armResponseTimer();
   } else {
     up_timer_.cancel();  // armed when the request is complete (pumpRequestBody)
@@ -419,11 +420,56 @@ void HttpConnection::processUpstreamInput() {
       return;
     }
     resp_head_done_ = true;
+    // From here the timer watches for an upstream that stalls mid-body.
+    up_timer_.armAfter(cluster_->config().idle_timeout);
+    if (chain_) {
+      uint64_t request = requests_;
+      startFilteredResponse();  // consumes the head
+      if (request != requests_ || state_ != State::kProxy || !upstream_) {
+        return;
+      }
+      break;
+    }
     writeResponseHead();
     in.consume(resp_head_.head_bytes);
     resp_decoder_.start(resp_head_.body, resp_head_.content_length, http::ParseLimits{});
-    // From here the timer watches for an upstream that stalls mid-body.
-    up_timer_.armAfter(cluster_->config().idle_timeout);
+  }
+  if (chain_) {
+    while (!upstream_response_done_ && upstream_ && !in.empty()) {
+      ChainBodySink sink;
+      auto r = resp_decoder_.decode(in.readable(), sink);
+      in.consume(r.consumed);
+      if (r.error) {
+        cluster_->info().bad_responses.add();
+        releaseUpstream(false);
+        if (response_started_) {
+          close_after_flush_ = true;
+          flushDownstream();
+        } else {
+          close_after_response_ = true;
+          localReply(502, "malformed upstream response body\n");
+        }
+        return;
+      }
+      if (r.consumed > 0) {
+        up_timer_.armAfter(cluster_->config().idle_timeout);
+      }
+      if (r.done) {
+        upstreamResponseDone(resp_head_.keep_alive);
+      }
+      if (!sink.data().empty() || r.done) {
+        uint64_t request = requests_;
+        feedResponseBody(sink.data(), r.done, sink.takeTrailers());
+        if (request != requests_ || state_ != State::kProxy) {
+          return;
+        }
+      }
+      if (r.consumed == 0) {
+        break;
+      }
+    }
+    flushDownstream();
+    return;
   }
   BodyWriter writer(out_, resp_chunked_out_, version_ == http::Version::kHttp11);
   auto r = resp_decoder_.decode(in.readable(), writer);
@@ -447,6 +493,7 @@ void HttpConnection::processUpstreamInput() {
 
 void HttpConnection::writeResponseHead() {
   status_ = resp_head_.status;
+  response_started_ = true;
   DownstreamFraming framing = DownstreamFraming::kAsIs;
   resp_chunked_out_ = false;
   bool http10 = version_ == http::Version::kHttp10;
@@ -478,6 +525,8 @@ void HttpConnection::startTunnel() {
   timer_.armAfter(listener_->config->limits.idle_timeout);
   status_ = 101;
   resp_head_done_ = true;
+  response_started_ = true;
+  endFilters();  // an upgraded connection is a byte stream: filters stop at the 101
   DownstreamResponse dr{&resp_head_, route_, DownstreamFraming::kAsIs, false, false, {}};
   writeDownstreamResponseHead(out_, dr);
   in.consume(resp_head_.head_bytes);
@@ -515,6 +564,12 @@ void HttpConnection::onUpstreamEof() {
     return;
   }
   if (resp_decoder_.finishOnClose()) {
+    if (chain_) {
+      upstreamResponseDone(false);
+      std::string none;
+      feedResponseBody(none, true, nullptr);
+      return;
+    }
     if (resp_chunked_out_) {
       out_.append("0\r\n\r\n");
     }
@@ -532,7 +587,7 @@ void HttpConnection::onUpstreamEof() {
 void HttpConnection::upstreamFailed(int status, const char* why) {
   PIER_LOG_DEBUG("{} {}: {} ({})", method_, path_, status, why);
   releaseUpstream(false);
-  if (resp_head_done_) {
+  if (response_started_) {
     close_after_flush_ = true;
     flushDownstream();
     return;
@@ -544,13 +599,20 @@ void HttpConnection::upstreamFailed(int status, const char* why) {
 }
 
 void HttpConnection::finishResponse(bool upstream_reusable) {
+  upstreamResponseDone(upstream_reusable);
+  finishRequest();
+}
+
+void HttpConnection::upstreamResponseDone(bool upstream_reusable) {
+  upstream_response_done_ = true;
+  if (!upstream_) {
+    return;
+  }
   cluster_->info().response_duration.observeNanos((worker_.loop().updateNow() - upstream_start_).count());
   // Reusable only if both directions ended cleanly: nothing of the request
   // left unsent, nothing extra received, and no FIN from the upstream.
-  bool reusable = upstream_reusable && req_body_done_ && upstream_ && upstream_->in().empty() && up_out_.empty() &&
-                  !up_hup_seen_;
+  bool reusable = upstream_reusable && requestSent() && upstream_->in().empty() && up_out_.empty() && !up_hup_seen_;
   releaseUpstream(reusable);
-  finishRequest();
 }
 
 void HttpConnection::endUpstreamRequest() {

@@ -1,5 +1,7 @@
 #include "src/proxy/snapshot.h"
 
+#include "src/proxy/filter_registry.h"
+
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -119,6 +121,11 @@ Result<std::shared_ptr<const Snapshot>> Snapshot::build(std::unique_ptr<config::
         return Error{fmt::format("listener {}: {}", l.name, router.error())};
       }
       info.router = std::move(router.value());
+      auto factories = buildFilterFactories(l);
+      if (!factories) {
+        return Error{factories.error()};
+      }
+      info.filter_factories = std::move(factories.value());
       for (const auto& vh : l.virtual_hosts) {
         for (const auto& r : vh.routes) {
           info.routes[&r].requests = std::make_unique<stats::StatusCounters>(

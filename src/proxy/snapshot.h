@@ -11,6 +11,7 @@
 
 #include "src/common/result.h"
 #include "src/config/config.h"
+#include "src/filters/filter.h"
 #include "src/proxy/cluster_health.h"
 #include "src/net/socket.h"
 #include "src/router/router.h"
@@ -65,6 +66,8 @@ struct ListenerInfo {
   stats::Histogram request_duration;
   std::unique_ptr<stats::StatusCounters> requests;  // by status
   int access_log_fd = -1;  // owned by the snapshot
+  // The HTTP filter chain, in order; empty: no filters (and no cost).
+  std::vector<std::unique_ptr<filters::FilterFactory>> filter_factories;
 };
 
 class Snapshot {

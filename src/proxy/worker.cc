@@ -98,6 +98,7 @@ void Worker::apply(std::shared_ptr<const Snapshot> snapshot, std::vector<Listene
 
 void Worker::applyOnLoop(std::shared_ptr<const Snapshot> snapshot, std::vector<ListenerSocket> sockets) {
   snapshot_ = std::move(snapshot);
+  filter_cache_.clear();  // streams in flight keep what they use
   buildClusters();
   if (draining_) {
     return;

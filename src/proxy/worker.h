@@ -55,6 +55,8 @@ class Worker {
   const std::shared_ptr<ClusterState>& cluster(int index) const { return clusters_[static_cast<size_t>(index)]; }
   ClusterState* clusterByName(const std::string& name) const;
   uint64_t random() { return rng_(); }
+  // Filter resources shared across streams (Lua states), for the current snapshot.
+  filters::WorkerCache& filterCache() { return filter_cache_; }
   bool draining() const { return draining_; }
   void onConnectionClosed(HttpConnection& connection);
   void onAccepted(const std::string& listener_name, net::Fd fd, const net::Address& peer);
@@ -81,6 +83,7 @@ class Worker {
   std::unordered_map<int, std::unique_ptr<l4::UdpProxy>> udp_proxies_;  // by the server's socket fd
   std::unordered_map<std::string, std::shared_ptr<l4::UpstreamPicker>> pickers_;  // by cluster name
   std::mt19937_64 rng_;
+  filters::WorkerCache filter_cache_;
   bool draining_ = false;
   std::unique_ptr<event::Timer> drain_timer_;
 };

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <atomic>
 #include <map>
+#include <set>
 #include <memory>
 #include <thread>
 #include <vector>
@@ -21,6 +22,7 @@
 #include "src/l4/udp_proxy.h"
 #include "src/proxy/snapshot.h"
 #include "src/proxy/worker.h"
+#include "src/server/vip_controller.h"
 #include "src/stats/metrics.h"
 #include "src/upstream/health_checker.h"
 
@@ -41,6 +43,10 @@ std::string socketKey(const proxy::ListenerInfo& l) {
 }
 
 Status bindListeners(const proxy::Snapshot& snap, size_t workers, SocketMap& current, SocketMap& next) {
+  std::set<std::string> virtual_ips;
+  for (const auto& pool : snap.config().virtual_ips.pools) {
+    virtual_ips.insert(pool.addresses.begin(), pool.addresses.end());
+  }
   for (const auto& l : snap.listeners()) {
     std::string key = socketKey(l);
     auto it = current.find(key);
@@ -51,7 +57,9 @@ Status bindListeners(const proxy::Snapshot& snap, size_t workers, SocketMap& cur
     }
     std::vector<net::Fd> fds;
     for (size_t w = 0; w < workers; ++w) {
-      auto fd = l.config->protocol == config::Protocol::kUdp ? l4::bindUdp(l.address) : net::listenTcp(l.address);
+      const bool virtual_ip = virtual_ips.count(l.config->address.host) != 0;
+      auto fd = l.config->protocol == config::Protocol::kUdp ? l4::bindUdp(l.address)
+                                                             : net::listenTcp(l.address, 4096, virtual_ip);
       if (!fd) {
         return Error{fmt::format("listener {}: {}", l.config->name, fd.error())};
       }
@@ -92,6 +100,21 @@ class Server final : public admin::AdminSource, public event::IoHandler {
     }
     snapshot_ = snap.value();
     updateHealthChecks();
+    // Before the listeners bind: the announcer's local routes make the virtual
+    // IPs local addresses.
+    auto vips = VipController::create(snapshot_->config());
+    if (!vips) {
+      PIER_LOG_ERROR("{}", vips.error());
+      return 1;
+    }
+    vips_ = std::move(vips.value());
+    if (vips_) {
+      if (auto s = vips_->start(); !s) {
+        PIER_LOG_ERROR("virtual_ips: {}", s.error());
+        return 1;
+      }
+      vips_->update(*snapshot_);
+    }
     SocketMap none;
     if (auto s = bindListeners(*snapshot_, workers_count_, none, sockets_); !s) {
       PIER_LOG_ERROR("{}", s.error());
@@ -122,6 +145,9 @@ class Server final : public admin::AdminSource, public event::IoHandler {
       joiner_.join();
     }
     workers_.clear();
+    if (vips_) {
+      vips_->stop();  // routes and sysctls restored once nothing is served any more
+    }
     PIER_LOG_INFO("pier stopped");
     return 0;
   }
@@ -129,6 +155,26 @@ class Server final : public admin::AdminSource, public event::IoHandler {
   // admin::AdminSource
   std::shared_ptr<const proxy::Snapshot> currentSnapshot() const override { return snapshot_; }
   bool ready() const override { return ready_; }
+  nlohmann::json virtualIps() const override {
+    if (!vips_) return nullptr;
+    auto st = vips_->status();
+    nlohmann::json ips = nlohmann::json::array();
+    for (const auto& ip : st.ips) {
+      ips.push_back({{"ip", ip.ip},
+                     {"owner", ip.owner},
+                     {"owned_here", ip.owned_here},
+                     {"eligible_here", ip.eligible_here},
+                     {"services", ip.services}});
+    }
+    nlohmann::json members = nlohmann::json::array();
+    for (const auto& m : st.members) {
+      members.push_back({{"node", m.node},
+                         {"alive", m.alive},
+                         {"last_seen_ms_ago", m.last_seen_ms_ago},
+                         {"interfaces", m.interfaces}});
+    }
+    return {{"node", st.node}, {"ips", ips}, {"members", members}, {"conflicts", st.conflicts}};
+  }
 
   // signals (event::IoHandler)
   void onIoEvent(uint32_t) override {
@@ -180,6 +226,12 @@ class Server final : public admin::AdminSource, public event::IoHandler {
       reload_failures_.add();
       return;
     }
+    if (cfg.value().virtual_ips.enabled != (vips_ != nullptr)) {
+      PIER_LOG_ERROR("reload rejected, keeping the running configuration: adding or removing virtual_ips "
+                     "needs a restart");
+      reload_failures_.add();
+      return;
+    }
     if (workerCount(cfg.value()) != workers_count_) {
       PIER_LOG_WARN("reload: a change of workers takes effect on restart; keeping {}", workers_count_);
     }
@@ -189,6 +241,13 @@ class Server final : public admin::AdminSource, public event::IoHandler {
       PIER_LOG_ERROR("reload rejected, keeping the running configuration: {}", snap.error());
       reload_failures_.add();
       return;
+    }
+    if (vips_) {
+      if (auto s = vips_->reload(snap.value()->config()); !s) {
+        PIER_LOG_ERROR("reload rejected, keeping the running configuration: virtual_ips: {}", s.error());
+        reload_failures_.add();
+        return;
+      }
     }
     SocketMap current = std::move(sockets_);
     SocketMap next;
@@ -209,6 +268,9 @@ class Server final : public admin::AdminSource, public event::IoHandler {
     sockets_ = std::move(next);
     snapshot_ = snap.value();
     updateHealthChecks();
+    if (vips_) {
+      vips_->update(*snapshot_);
+    }
     // Sockets of removed listeners close once every worker has let go of them.
     auto retired = std::make_shared<SocketMap>(std::move(current));
     reloads_pending_ = static_cast<int>(workers_.size());
@@ -273,6 +335,9 @@ class Server final : public admin::AdminSource, public event::IoHandler {
         setHealthyGauge(c.config->name, c.endpoints[i], t.healthy);
       }
     }
+    if (vips_) {
+      vips_->update(*snapshot_);
+    }
   }
 
   void setHealthyGauge(const std::string& cluster, const proxy::EndpointInfo& ep, bool healthy) {
@@ -290,6 +355,9 @@ class Server final : public admin::AdminSource, public event::IoHandler {
     }
     draining_ = true;
     ready_ = false;
+    if (vips_) {
+      vips_->handOver();  // peers take the addresses now; what is already here is still served
+    }
     auto timeout = snapshot_->config().drain_timeout;
     PIER_LOG_INFO("draining: no new connections, finishing requests in flight (up to {} ms)", timeout.count());
     auto pending = std::make_shared<std::atomic<size_t>>(workers_.size());
@@ -318,6 +386,7 @@ class Server final : public admin::AdminSource, public event::IoHandler {
   std::vector<std::unique_ptr<proxy::Worker>> workers_;
   std::unique_ptr<admin::AdminServer> admin_;
   std::unique_ptr<upstream::HealthChecker> health_;
+  std::unique_ptr<VipController> vips_;
   std::map<std::string, int64_t> healthy_gauges_;  // by "cluster/endpoint": what pier_endpoint_healthy shows
   std::thread joiner_;
   int signal_fd_ = -1;

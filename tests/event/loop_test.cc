@@ -339,5 +339,31 @@ TEST(LoopLifetimeTest, PendingDeferredObjectsAreDeletedWhenRunReturns) {
   EXPECT_TRUE(deleted);
 }
 
+
+// A destructor that defers another deletion (a stream's filters owning a
+// call whose socket is deleted later) must not disturb the batch being freed.
+class DefersAnother final : public Deletable {
+ public:
+  DefersAnother(Loop& loop, bool& inner_deleted) : loop_(loop), inner_deleted_(inner_deleted) {}
+  ~DefersAnother() override { loop_.deferDelete(std::make_unique<Tracked>(inner_deleted_)); }
+
+ private:
+  Loop& loop_;
+  bool& inner_deleted_;
+};
+
+TEST_F(LoopTest, DeletionsDeferredByADestructorAreFreedToo) {
+  bool inner_deleted = false;
+  bool other_deleted = false;
+  loop_.post([&] {
+    loop_.deferDelete(std::make_unique<DefersAnother>(loop_, inner_deleted));
+    loop_.deferDelete(std::make_unique<Tracked>(other_deleted));
+    loop_.post([&] { loop_.stop(); });
+  });
+  loop_.run();
+  EXPECT_TRUE(inner_deleted);
+  EXPECT_TRUE(other_deleted);
+}
+
 }  // namespace
 }  // namespace pier::event

@@ -44,7 +44,9 @@ Bytes encoded(const Heartbeat& hb) {
 
 // Replaces the MAC with a valid one for the edited body.
 Bytes resign(Bytes m) {
-  m.resize(m.size() - kHeartbeatMacBytes);
+  // erase, not resize: gcc 12 cannot see that size() >= the MAC here and
+  // warns about a huge memset on the growing path resize() also has.
+  m.erase(m.end() - static_cast<std::ptrdiff_t>(std::min(m.size(), kHeartbeatMacBytes)), m.end());
   uint8_t mac[32];
   unsigned int len = 0;
   HMAC(EVP_sha256(), key().bytes().data(), static_cast<int>(key().bytes().size()), m.data(), m.size(), mac,

@@ -1,0 +1,324 @@
+#include "src/filters/chain.h"
+
+#include <optional>
+#include <utility>
+
+namespace pier::filters {
+
+// What one filter may ask of the chain and the stream.
+class FilterChain::Callbacks final : public FilterCallbacks {
+ public:
+  Callbacks(FilterChain& chain, size_t index) : chain_(chain), index_(index) {}
+
+  void continueRequest() override { resume(chain_.request_); }
+  void continueResponse() override { resume(chain_.response_); }
+  std::string& heldRequestBody() override { return chain_.slotOf(chain_.request_, index_).held; }
+  std::string& heldResponseBody() override { return chain_.slotOf(chain_.response_, index_).held; }
+  bool requestComplete() const override { return complete(chain_.request_); }
+  bool responseComplete() const override { return complete(chain_.response_); }
+  HeaderMap* requestTrailers() override { return trailers(chain_.request_); }
+  HeaderMap* responseTrailers() override { return trailers(chain_.response_); }
+  const HeaderMap* requestHeaders() const override {
+    return chain_.request_.headers_out ? &chain_.request_.headers : nullptr;
+  }
+  void sendLocalReply(int status, std::string_view body, const HeaderMap& headers,
+                      std::string_view details) override {
+    if (chain_.destroyed_) return;
+    chain_.stream_.sendLocalReply(status, body, headers, details);
+    chain_.destroy();
+  }
+  bool responseStarted() const override { return chain_.stream_.responseStarted(); }
+  StreamInfo& streamInfo() override { return chain_.stream_.streamInfo(); }
+  const config::Route* route() const override { return chain_.stream_.route(); }
+  void clearRouteCache() override { chain_.stream_.clearRouteCache(); }
+  Result<std::unique_ptr<HttpCallHandle>> httpCall(HttpCallRequest request, HttpCallDone done) override {
+    return chain_.stream_.httpCall(std::move(request), std::move(done));
+  }
+
+ private:
+  void resume(Direction& d) {
+    if (!chain_.destroyed_) chain_.continueAt(d, chain_.positionOf(d, index_));
+  }
+  bool complete(const Direction& d) const {
+    const Slot& s = d.slots[chain_.positionOf(d, index_)];
+    if (s.state == SlotState::kWaiting) return false;
+    return d.headers_only || s.end || s.trailers_pending || s.state == SlotState::kStoppedTrailers;
+  }
+  HeaderMap* trailers(Direction& d) {
+    const Slot& s = d.slots[chain_.positionOf(d, index_)];
+    bool reached = s.trailers_pending || s.state == SlotState::kStoppedTrailers ||
+                   (d.has_trailers && s.state == SlotState::kPassed);
+    return reached ? &d.trailers : nullptr;
+  }
+
+  FilterChain& chain_;
+  size_t index_;
+};
+
+FilterChain::FilterChain(std::vector<std::unique_ptr<HttpFilter>> filters, StreamCallbacks& stream,
+                         uint64_t buffer_limit)
+    : filters_(std::move(filters)), stream_(stream), buffer_limit_(buffer_limit) {
+  request_.slots.resize(filters_.size());
+  response_.response = true;
+  response_.slots.resize(filters_.size());
+  callbacks_.reserve(filters_.size());
+  for (size_t i = 0; i < filters_.size(); ++i) {
+    callbacks_.push_back(std::make_unique<Callbacks>(*this, i));
+    filters_[i]->setCallbacks(*callbacks_[i]);
+  }
+}
+
+FilterChain::~FilterChain() {
+  destroy();
+  // Filters go first: they may still hold handles that refer to callbacks.
+  filters_.clear();
+}
+
+void FilterChain::destroy() {
+  if (destroyed_) return;
+  destroyed_ = true;
+  for (auto& f : filters_) {
+    f->onDestroy();
+  }
+}
+
+HttpFilter& FilterChain::filterAt(const Direction& d, size_t pos) const {
+  return *filters_[d.response ? filters_.size() - 1 - pos : pos];
+}
+
+size_t FilterChain::positionOf(const Direction& d, size_t filter_index) const {
+  return d.response ? filters_.size() - 1 - filter_index : filter_index;
+}
+
+FilterChain::Slot& FilterChain::slotOf(Direction& d, size_t filter_index) {
+  return d.slots[positionOf(d, filter_index)];
+}
+
+void FilterChain::requestHeaders(HeaderMap headers, bool end_stream) {
+  if (destroyed_) return;
+  request_.headers = std::move(headers);
+  request_.headers_only = end_stream;
+  runHeaders(request_, 0);
+}
+
+void FilterChain::requestData(std::string_view data, bool end_stream) {
+  if (destroyed_) return;
+  pushData(request_, 0, std::string(data), end_stream);
+}
+
+void FilterChain::requestTrailers(HeaderMap trailers) {
+  if (destroyed_) return;
+  request_.trailers = std::move(trailers);
+  request_.has_trailers = true;
+  pushTrailers(request_, 0);
+}
+
+void FilterChain::responseHeaders(HeaderMap headers, bool end_stream) {
+  if (destroyed_) return;
+  response_.headers = std::move(headers);
+  response_.headers_only = end_stream;
+  runHeaders(response_, 0);
+}
+
+void FilterChain::responseData(std::string_view data, bool end_stream) {
+  if (destroyed_) return;
+  pushData(response_, 0, std::string(data), end_stream);
+}
+
+void FilterChain::responseTrailers(HeaderMap trailers) {
+  if (destroyed_) return;
+  response_.trailers = std::move(trailers);
+  response_.has_trailers = true;
+  pushTrailers(response_, 0);
+}
+
+void FilterChain::runHeaders(Direction& d, size_t pos) {
+  // A filter may give a message without a body one (Lua's body(true):setBytes()
+  // on a GET) by filling its held buffer: that body follows the headers.
+  std::optional<size_t> added_body_at;
+  for (; pos < filters_.size(); ++pos) {
+    Slot& slot = d.slots[pos];
+    slot.state = SlotState::kPassed;
+    HttpFilter& f = filterAt(d, pos);
+    auto status = d.response ? f.onResponseHeaders(d.headers, d.headers_only)
+                             : f.onRequestHeaders(d.headers, d.headers_only);
+    if (destroyed_) return;
+    if (d.headers_only && !slot.held.empty()) {
+      d.headers_only = false;
+      slot.end = true;
+      d.held_bytes += slot.held.size();
+      if (status == HeadersStatus::kContinue) added_body_at = pos;
+    }
+    if (status == HeadersStatus::kStop) {
+      slot.state = SlotState::kStoppedHeaders;
+      slot.end = slot.end || d.headers_only;
+      return;
+    }
+  }
+  d.headers_out = true;
+  if (d.response) {
+    stream_.onResponseHeadersOut(d.headers, d.headers_only);
+  } else {
+    stream_.onRequestHeadersOut(d.headers, d.headers_only);
+  }
+  if (added_body_at && !destroyed_) {
+    Slot& slot = d.slots[*added_body_at];
+    std::string data = std::move(slot.held);
+    slot.held.clear();
+    d.held_bytes -= data.size();
+    pushData(d, *added_body_at + 1, std::move(data), true);
+  }
+}
+
+void FilterChain::setHeld(Direction& d, Slot& slot, std::string data) {
+  d.held_bytes -= slot.held.size();
+  slot.held = std::move(data);
+  d.held_bytes += slot.held.size();
+}
+
+bool FilterChain::overLimit(Direction& d) {
+  if (d.held_bytes <= buffer_limit_) return false;
+  if (!d.response) {
+    stream_.sendLocalReply(413, "payload too large\n", HeaderMap{}, "request_payload_too_large");
+  } else if (stream_.responseStarted()) {
+    stream_.resetStream("response body over the filter buffer limit");
+  } else {
+    stream_.sendLocalReply(500, "response payload too large\n", HeaderMap{}, "response_payload_too_large");
+  }
+  destroy();
+  return true;
+}
+
+bool FilterChain::applyDataStatus(Direction& d, size_t pos, DataStatus status, std::string& data, bool end) {
+  Slot& s = d.slots[pos];
+  switch (status) {
+    case DataStatus::kContinue: {
+      if (s.state == SlotState::kPassed) return true;
+      const bool headers_held = s.state == SlotState::kStoppedHeaders;
+      s.state = SlotState::kPassed;
+      s.quiet = false;
+      data = std::move(s.held);
+      d.held_bytes -= data.size();
+      s.held.clear();
+      if (headers_held) {
+        runHeaders(d, pos + 1);
+        if (destroyed_) return false;
+      }
+      return true;
+    }
+    case DataStatus::kStopAndBuffer:
+      if (s.state == SlotState::kPassed) {
+        setHeld(d, s, std::move(data));
+        s.end = end;
+        s.state = SlotState::kBuffering;
+        overLimit(d);
+      }
+      return false;
+    case DataStatus::kStop:
+      if (s.state == SlotState::kPassed) {
+        setHeld(d, s, std::move(data));
+        s.end = end;
+        s.state = SlotState::kStoppedData;
+      } else {
+        s.quiet = true;
+      }
+      return false;
+  }
+  return false;
+}
+
+void FilterChain::pushData(Direction& d, size_t pos, std::string data, bool end) {
+  for (; pos < filters_.size(); ++pos) {
+    Slot& s = d.slots[pos];
+    HttpFilter& f = filterAt(d, pos);
+    if (s.state == SlotState::kPassed) {
+      auto status = d.response ? f.onResponseData(data, end) : f.onRequestData(data, end);
+      if (destroyed_ || !applyDataStatus(d, pos, status, data, end)) return;
+      continue;
+    }
+    // Stopped here: the data joins what this filter holds.
+    d.held_bytes += data.size();
+    s.held.append(data);
+    s.end = s.end || end;
+    if (overLimit(d)) return;
+    if (s.quiet || (s.state != SlotState::kStoppedHeaders && s.state != SlotState::kBuffering)) return;
+    auto status = d.response ? f.onResponseData(s.held, s.end) : f.onRequestData(s.held, s.end);
+    if (destroyed_) return;
+    d.held_bytes = 0;  // recomputed below: the filter may have rewritten what it holds
+    for (const auto& slot : d.slots) d.held_bytes += slot.held.size();
+    end = s.end;
+    if (!applyDataStatus(d, pos, status, data, end)) return;
+  }
+  if (d.response) {
+    stream_.onResponseDataOut(data, end);
+  } else {
+    stream_.onRequestDataOut(data, end);
+  }
+}
+
+void FilterChain::pushTrailers(Direction& d, size_t pos) {
+  for (; pos < filters_.size(); ++pos) {
+    Slot& s = d.slots[pos];
+    HttpFilter& f = filterAt(d, pos);
+    if (s.state == SlotState::kPassed) {
+      auto status = d.response ? f.onResponseTrailers(d.trailers) : f.onRequestTrailers(d.trailers);
+      if (destroyed_) return;
+      if (status == TrailersStatus::kStop) {
+        s.state = SlotState::kStoppedTrailers;
+        return;
+      }
+      continue;
+    }
+    s.trailers_pending = true;
+    if (s.quiet || (s.state != SlotState::kStoppedHeaders && s.state != SlotState::kBuffering)) return;
+    auto status = d.response ? f.onResponseTrailers(d.trailers) : f.onRequestTrailers(d.trailers);
+    if (destroyed_) return;
+    if (status == TrailersStatus::kContinue) {
+      continueAt(d, pos);
+    }
+    return;
+  }
+  if (d.response) {
+    stream_.onResponseTrailersOut(d.trailers);
+  } else {
+    stream_.onRequestTrailersOut(d.trailers);
+  }
+}
+
+void FilterChain::continueAt(Direction& d, size_t pos) {
+  Slot& s = d.slots[pos];
+  switch (s.state) {
+    case SlotState::kStoppedHeaders:
+      s.state = SlotState::kPassed;
+      s.quiet = false;
+      runHeaders(d, pos + 1);
+      if (destroyed_) return;
+      break;
+    case SlotState::kBuffering:
+    case SlotState::kStoppedData:
+      s.state = SlotState::kPassed;
+      s.quiet = false;
+      break;
+    case SlotState::kStoppedTrailers:
+      s.state = SlotState::kPassed;
+      pushTrailers(d, pos + 1);
+      return;
+    case SlotState::kWaiting:
+    case SlotState::kPassed:
+      return;  // not stopped: nothing to resume
+  }
+  if (d.headers_only) return;
+  std::string data = std::move(s.held);
+  d.held_bytes -= data.size();
+  s.held.clear();
+  if (!data.empty() || s.end) {
+    pushData(d, pos + 1, std::move(data), s.end);
+    if (destroyed_) return;
+  }
+  if (s.trailers_pending) {
+    s.trailers_pending = false;
+    pushTrailers(d, pos + 1);
+  }
+}
+
+}  // namespace pier::filters

@@ -1,0 +1,118 @@
+#pragma once
+// Runs one stream's filters in order and keeps each filter's held data, so a
+// filter can stop (waiting for a body, a call, a timer) without stopping the
+// worker. Requests go first to last, responses last to first. What leaves the
+// chain goes to StreamCallbacks (the router side for requests, the client side
+// for responses).
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "src/event/loop.h"
+#include "src/filters/filter.h"
+
+namespace pier::filters {
+
+// The stream around the chain (the HTTP connection).
+class StreamCallbacks {
+ public:
+  virtual ~StreamCallbacks() = default;
+  virtual void onRequestHeadersOut(HeaderMap& headers, bool end_stream) = 0;
+  virtual void onRequestDataOut(std::string_view data, bool end_stream) = 0;
+  virtual void onRequestTrailersOut(HeaderMap& trailers) = 0;
+  virtual void onResponseHeadersOut(HeaderMap& headers, bool end_stream) = 0;
+  virtual void onResponseDataOut(std::string_view data, bool end_stream) = 0;
+  virtual void onResponseTrailersOut(HeaderMap& trailers) = 0;
+  // A filter answered, or held data passed the buffer limit (413 on requests,
+  // 500 on responses). The stream must call FilterChain::destroy().
+  virtual void sendLocalReply(int status, std::string_view body, const HeaderMap& headers,
+                              std::string_view details) = 0;
+  // The response went over the buffer limit after its headers left: all the
+  // stream can do is close the connection.
+  virtual void resetStream(std::string_view why) = 0;
+  virtual bool responseStarted() const = 0;
+  virtual StreamInfo& streamInfo() = 0;
+  virtual const config::Route* route() const = 0;
+  virtual void clearRouteCache() = 0;
+  virtual Result<std::unique_ptr<HttpCallHandle>> httpCall(HttpCallRequest request, HttpCallDone done) = 0;
+};
+
+class FilterChain final : public event::Deletable {
+ public:
+  // `buffer_limit`: body bytes all filters together may hold per direction.
+  FilterChain(std::vector<std::unique_ptr<HttpFilter>> filters, StreamCallbacks& stream, uint64_t buffer_limit);
+  ~FilterChain() override;
+  FilterChain(const FilterChain&) = delete;
+  FilterChain& operator=(const FilterChain&) = delete;
+
+  // The request entering the chain. `end_stream` on headers: no body follows.
+  // Data with end_stream=true ends a body without trailers.
+  void requestHeaders(HeaderMap headers, bool end_stream);
+  void requestData(std::string_view data, bool end_stream);
+  void requestTrailers(HeaderMap trailers);
+  void responseHeaders(HeaderMap headers, bool end_stream);
+  void responseData(std::string_view data, bool end_stream);
+  void responseTrailers(HeaderMap trailers);
+
+  // Keeps `owner` (what made the filters, e.g. the config snapshot) alive as
+  // long as the chain, which may outlive its stream (deferred deletion).
+  void keepAlive(std::shared_ptr<const void> owner) { keep_alive_ = std::move(owner); }
+
+  // Ends the stream for every filter (onDestroy); nothing runs afterwards.
+  // Safe to call from inside a filter or sink callback; the owner must then
+  // delete the chain later (event::Loop::deferDelete), not synchronously.
+  void destroy();
+  bool destroyed() const { return destroyed_; }
+
+  bool requestHeadersOut() const { return request_.headers_out; }
+  bool responseHeadersOut() const { return response_.headers_out; }
+  // Bytes held by filters now, both directions (for tests and metrics).
+  uint64_t heldBytes() const { return request_.held_bytes + response_.held_bytes; }
+  size_t size() const { return filters_.size(); }
+
+ private:
+  enum class SlotState { kWaiting, kPassed, kStoppedHeaders, kBuffering, kStoppedData, kStoppedTrailers };
+  struct Slot {
+    SlotState state = SlotState::kWaiting;
+    bool quiet = false;  // stopped with kStop: don't call onData as data arrives
+    std::string held;
+    bool end = false;              // the body ended (without trailers) at this filter
+    bool trailers_pending = false;  // trailers reached this filter and wait here
+  };
+  struct Direction {
+    bool response = false;
+    HeaderMap headers;
+    HeaderMap trailers;
+    bool headers_only = false;
+    bool has_trailers = false;
+    bool headers_out = false;
+    uint64_t held_bytes = 0;
+    std::vector<Slot> slots;  // by position in this direction's order
+  };
+  class Callbacks;
+
+  HttpFilter& filterAt(const Direction& d, size_t pos) const;
+  void runHeaders(Direction& d, size_t pos);
+  void pushData(Direction& d, size_t pos, std::string data, bool end);
+  void pushTrailers(Direction& d, size_t pos);
+  void continueAt(Direction& d, size_t pos);
+  // Applies a data status for the filter at `pos`; returns true to pass
+  // `data` on to pos + 1.
+  bool applyDataStatus(Direction& d, size_t pos, DataStatus status, std::string& data, bool end);
+  bool overLimit(Direction& d);
+  void setHeld(Direction& d, Slot& slot, std::string data);
+  Slot& slotOf(Direction& d, size_t filter_index);
+  size_t positionOf(const Direction& d, size_t filter_index) const;
+
+  std::shared_ptr<const void> keep_alive_;  // destroyed last
+  std::vector<std::unique_ptr<HttpFilter>> filters_;
+  std::vector<std::unique_ptr<Callbacks>> callbacks_;
+  StreamCallbacks& stream_;
+  uint64_t buffer_limit_;
+  Direction request_;
+  Direction response_;
+  bool destroyed_ = false;
+};
+
+}  // namespace pier::filters

@@ -1,0 +1,129 @@
+#include "src/lua/lua_script.h"
+
+#include <cstring>
+
+#include "src/lua/lua_bindings.h"
+#include "src/lua/lua_headers.h"
+
+namespace pier::lua {
+namespace {
+
+int hookRef(lua_State* L, const char* name) {
+  lua_getglobal(L, name);
+  if (!lua_isfunction(L, -1)) {
+    lua_pop(L, 1);
+    return -1;
+  }
+  return luaL_ref(L, LUA_REGISTRYINDEX);
+}
+
+}  // namespace
+
+void defineTimestampResolution(lua_State* L) {
+  lua_createtable(L, 0, 2);
+  lua_pushliteral(L, "millisecond");
+  lua_setfield(L, -2, "MILLISECOND");
+  lua_pushliteral(L, "microsecond");
+  lua_setfield(L, -2, "MICROSECOND");
+  lua_setglobal(L, "EnvoyTimestampResolution");
+}
+
+
+std::shared_ptr<LuaScript> LuaScript::create(std::string_view code, std::string_view chunk_name,
+                                             bool sandbox) {
+  std::shared_ptr<LuaScript> script(new LuaScript());
+  auto vm = LuaVm::create(code, chunk_name, LuaVm::Options{.sandbox = sandbox, .prepare = defineTimestampResolution});
+  if (!vm.ok()) {
+    script->load_error_ = vm.error();
+    return script;
+  }
+  script->vm_ = std::move(vm.value());
+  lua_State* L = script->vm_->state();
+  script->on_request_ref_ = hookRef(L, "envoy_on_request");
+  script->on_response_ref_ = hookRef(L, "envoy_on_response");
+  registerHandleType(*script);
+  registerObjectTypes(*script);
+  registerCryptoType(*script);
+  return script;
+}
+
+LuaScript::~LuaScript() = default;
+
+void LuaScript::defineType(ObjectKind kind, const char* type_name, const luaL_Reg* methods) {
+  lua_State* L = state();
+  lua_newtable(L);  // metatable
+  const int mt = lua_gettop(L);
+  lua_newtable(L);  // methods
+  const int index = lua_gettop(L);
+  for (const luaL_Reg* m = methods; m->name != nullptr; ++m) {
+    lua_pushlightuserdata(L, this);
+    lua_pushvalue(L, mt);
+    lua_pushcclosure(L, m->func, 2);
+    lua_setfield(L, std::strncmp(m->name, "__", 2) == 0 ? mt : index, m->name);
+  }
+  lua_setfield(L, mt, "__index");
+  lua_pushstring(L, type_name);
+  lua_setfield(L, mt, "__name");
+  // getmetatable() returns this instead of the table, so scripts cannot
+  // replace methods that other streams' objects share.
+  lua_pushboolean(L, 0);
+  lua_setfield(L, mt, "__metatable");
+  metatable_refs_[static_cast<size_t>(kind)] = luaL_ref(L, LUA_REGISTRYINDEX);
+}
+
+void LuaScript::pushMetatable(lua_State* L, ObjectKind kind) const {
+  lua_rawgeti(L, LUA_REGISTRYINDEX, metatable_refs_[static_cast<size_t>(kind)]);
+}
+
+StreamObject* LuaScript::pushStreamObject(lua_State* L, ObjectKind kind, LiveObjects::Ref side,
+                                          uint32_t epoch, uint8_t variant) const {
+  auto* o = static_cast<StreamObject*>(lua_newuserdata(L, sizeof(StreamObject)));
+  o->side = side;
+  o->epoch = epoch;
+  o->variant = variant;
+  o->kind = kind;
+  pushMetatable(L, kind);
+  lua_setmetatable(L, -2);
+  return o;
+}
+
+LuaScript::Thread LuaScript::startThread(bool response, LiveObjects::Ref side) {
+  Thread t;
+  if (!idle_.empty()) {
+    t = idle_.back();
+    idle_.pop_back();
+  } else {
+    lua_State* L = state();
+    t.L = lua_newthread(L);
+    // The registry references keep the thread (while suspended) and its
+    // objects alive.
+    t.ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    t.handle = pushStreamObject(L, ObjectKind::kHandle, side);
+    t.handle_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    t.headers = pushStreamObject(L, ObjectKind::kHeaders, side, 0, kHeadersMain);
+    t.headers_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  }
+  t.handle->side = side;
+  t.headers->side = side;
+  lua_rawgeti(t.L, LUA_REGISTRYINDEX, response ? on_response_ref_ : on_request_ref_);
+  return t;
+}
+
+void LuaScript::recycleThread(Thread t) {
+  if (idle_.size() >= kMaxIdleThreads) {
+    dropThread(t);
+    return;
+  }
+  // A coroutine that returned can run a new function: LuaJIT starts one
+  // whenever a thread with status 0 has a function above its base.
+  lua_settop(t.L, 0);
+  idle_.push_back(t);
+}
+
+void LuaScript::dropThread(Thread t) {
+  luaL_unref(state(), LUA_REGISTRYINDEX, t.ref);
+  luaL_unref(state(), LUA_REGISTRYINDEX, t.handle_ref);
+  luaL_unref(state(), LUA_REGISTRYINDEX, t.headers_ref);
+}
+
+}  // namespace pier::lua

@@ -1,0 +1,108 @@
+#pragma once
+// One script loaded in one LuaJIT state on one worker, with what every stream
+// running it shares: the API's metatables (made once), the table that keeps
+// Lua objects from outliving their C++ counterparts, and a pool of finished
+// coroutine threads to run the next hooks on. Internal to src/lua.
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "src/lua/live_objects.h"
+#include "src/lua/lua_vm.h"
+
+struct lua_State;
+struct luaL_Reg;
+
+namespace pier::lua {
+
+enum class ObjectKind : uint8_t {
+  kHandle,
+  kHeaders,
+  kBuffer,
+  kMetadata,
+  kStreamInfo,
+  kDynamicMetadata,
+  kFilterState,
+  kConnection,
+  kPublicKey,
+  kCount,
+};
+
+enum BufferVariant : uint8_t { kBufferBody = 0, kBufferChunk = 1, kBufferEmpty = 2 };
+enum HeadersVariant : uint8_t { kHeadersMain = 0, kHeadersTrailers = 1 };
+
+// The userdata of every object tied to a stream direction.
+struct StreamObject {
+  LiveObjects::Ref side;
+  uint32_t epoch;   // for buffers: which body/chunk it wraps
+  uint8_t variant;  // HeadersVariant or BufferVariant
+  ObjectKind kind;
+};
+
+class LuaScript {
+ public:
+  // Never null; check ok(). A failed load is kept (and cached) so a broken
+  // script is not recompiled on every request.
+  static std::shared_ptr<LuaScript> create(std::string_view code, std::string_view chunk_name, bool sandbox);
+  ~LuaScript();
+  LuaScript(const LuaScript&) = delete;
+  LuaScript& operator=(const LuaScript&) = delete;
+
+  bool ok() const { return vm_ != nullptr; }
+  const std::string& loadError() const { return load_error_; }
+  LuaVm* vm() const { return vm_.get(); }
+  lua_State* state() const { return vm_->state(); }
+  bool hasOnRequest() const { return on_request_ref_ >= 0; }
+  bool hasOnResponse() const { return on_response_ref_ >= 0; }
+  LiveObjects& live() { return live_; }
+
+  // Creates the metatable of `kind`: `methods` (NULL-terminated) become
+  // closures with upvalues (this script, the metatable); names starting with
+  // "__" are metamethods, the rest are reached through __index.
+  void defineType(ObjectKind kind, const char* type_name, const luaL_Reg* methods);
+  void pushMetatable(lua_State* L, ObjectKind kind) const;
+  StreamObject* pushStreamObject(lua_State* L, ObjectKind kind, LiveObjects::Ref side, uint32_t epoch = 0,
+                                 uint8_t variant = 0) const;
+
+  // A coroutine thread with the handle and headers objects its hooks get.
+  // Both are made once per thread and pointed at each new run, which saves
+  // two allocations (and their garbage collection) per hook run; a copy a
+  // script kept from an earlier run errors once that run ended (its side
+  // reference is dead) and names the current run if the thread runs again.
+  struct Thread {
+    lua_State* L = nullptr;
+    int ref = -1;
+    StreamObject* handle = nullptr;
+    int handle_ref = -1;
+    StreamObject* headers = nullptr;
+    int headers_ref = -1;
+  };
+  // A thread with an empty stack holding the hook function, its objects
+  // naming `side`.
+  Thread startThread(bool response, LiveObjects::Ref side);
+  // A thread whose hook finished normally can run the next hook.
+  void recycleThread(Thread t);
+  // Suspended or failed threads are left to the garbage collector.
+  void dropThread(Thread t);
+  size_t idleThreads() const { return idle_.size(); }
+
+ private:
+  LuaScript() = default;
+  static constexpr size_t kMaxIdleThreads = 64;
+
+  std::unique_ptr<LuaVm> vm_;  // first: everything below refers into it
+  std::string load_error_;
+  int on_request_ref_ = -1;
+  int on_response_ref_ = -1;
+  int metatable_refs_[static_cast<size_t>(ObjectKind::kCount)] = {};
+  LiveObjects live_;
+  std::vector<Thread> idle_;
+};
+
+// Defines EnvoyTimestampResolution, which scripts pass to timestamp() and
+// timestampString(); run before a script's top level (LuaVm::Options::prepare).
+void defineTimestampResolution(lua_State* L);
+
+}  // namespace pier::lua

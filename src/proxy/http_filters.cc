@@ -1,0 +1,402 @@
+// The filter half of HttpConnection: starting a stream's filter chain, feeding
+// it the request and response, and turning what leaves the chain back into
+// HTTP/1 (the upstream request, the downstream response, local replies).
+#include <charconv>
+
+#include <fmt/format.h>
+
+#include "src/common/log.h"
+#include "src/l4/address.h"
+#include "src/proxy/body_writer.h"
+#include "src/proxy/http_call.h"
+#include "src/proxy/http_connection.h"
+#include "src/proxy/message_writer.h"
+#include "src/proxy/worker.h"
+#include "src/router/router.h"
+
+namespace pier::proxy {
+namespace {
+
+std::optional<uint64_t> contentLengthOf(const filters::HeaderMap& headers) {
+  const std::string* v = headers.getFirst("content-length");
+  if (v == nullptr || v->empty()) return std::nullopt;
+  uint64_t n = 0;
+  auto [end, ec] = std::from_chars(v->data(), v->data() + v->size(), n);
+  if (ec != std::errc{} || end != v->data() + v->size()) return std::nullopt;
+  return n;
+}
+
+// Views of the regular (not pseudo) headers, valid while `headers` is unchanged.
+std::vector<http::Header> regularHeaders(const filters::HeaderMap& headers) {
+  std::vector<http::Header> out;
+  out.reserve(headers.size());
+  for (const auto& e : headers.entries()) {
+    if (!e.name.empty() && e.name.front() != ':') {
+      out.push_back(http::Header{e.name, e.value});
+    }
+  }
+  return out;
+}
+
+std::string_view pseudo(const filters::HeaderMap& headers, std::string_view name, std::string_view fallback) {
+  const std::string* v = headers.getFirst(name);
+  return v != nullptr ? std::string_view(*v) : fallback;
+}
+
+// A call that cannot start (no healthy endpoint): answers 503 from the loop,
+// never from inside httpCall(), like a call that failed on the wire.
+class FailedHttpCall final : public filters::HttpCallHandle {
+ public:
+  FailedHttpCall(event::Loop& loop, filters::HttpCallDone done)
+      : done_(std::move(done)), timer_(loop, [this] {
+          filters::HttpCallResponse r;
+          r.headers.add(":status", "503");
+          r.body = "upstream failure";
+          auto done = std::move(done_);
+          done(std::move(r));  // may destroy this
+        }) {
+    timer_.armAfter(Duration::zero());
+  }
+
+ private:
+  filters::HttpCallDone done_;
+  event::Timer timer_;
+};
+
+}  // namespace
+
+bool HttpConnection::startFilters() {
+  std::vector<std::unique_ptr<filters::HttpFilter>> list;
+  for (const auto& factory : listener_->filter_factories) {
+    if (auto filter = factory->create(worker_.filterCache(), route_)) {
+      list.push_back(std::move(filter));
+    }
+  }
+  if (list.empty()) {
+    return false;  // every filter is disabled on this route: the plain path, at no cost
+  }
+  const auto& lc = *listener_->config;
+  filters::HeaderMap headers;
+  if (!head_.host.empty()) headers.add(":authority", head_.host);
+  headers.add(":method", head_.method);
+  headers.add(":path", head_.target);
+  headers.add(":scheme", "http");
+  for (const auto& h : head_.headers) {
+    // Framing is pier's business; Host is :authority.
+    if (http::iequals(h.name, "transfer-encoding") || http::iequals(h.name, "host")) continue;
+    headers.add(h.name, h.value);
+  }
+
+  stream_info_ = std::make_unique<filters::StreamInfo>();
+  auto& info = *stream_info_;
+  info.protocol = version_ == http::Version::kHttp10 ? "HTTP/1.0" : "HTTP/1.1";
+  info.downstream_remote_address = peer_.text();
+  info.downstream_direct_remote_address = direct_peer_;
+  if (auto local = l4::localAddressOf(fd_.get())) info.downstream_local_address = local->text();
+  info.route_name = route_ != nullptr ? route_->name : "";
+  info.listener_name = lc.name;
+
+  bool expect_continue = head_.expect_continue && req_has_body_ && version_ == http::Version::kHttp11;
+  req_decoder_.start(head_.body, head_.content_length, limitsFor(lc));
+  consumeHead();
+  state_ = State::kProxy;
+  if (expect_continue) {
+    out_.append("HTTP/1.1 100 Continue\r\n\r\n");
+    flushDownstream();
+    if (state_ == State::kClosed) {
+      return true;
+    }
+  }
+  chain_ = std::make_unique<filters::FilterChain>(std::move(list), static_cast<filters::StreamCallbacks&>(*this),
+                                                lc.limits.filter_buffer_bytes);
+  chain_->keepAlive(snapshot_);
+  uint64_t request = requests_;
+  chain_->requestHeaders(std::move(headers), !req_has_body_);
+  if (request != requests_ || state_ != State::kProxy || !chain_) {
+    return true;
+  }
+  pumpRequestBody();
+  return true;
+}
+
+void HttpConnection::endFilters() {
+  if (chain_) {
+    chain_->destroy();
+    // Filters may be on the stack (a local reply from inside a script).
+    worker_.loop().deferDelete(std::move(chain_));
+  }
+}
+
+void HttpConnection::feedRequestBody(std::string& data, bool done, std::unique_ptr<filters::HeaderMap> trailers) {
+  if (trailers) {
+    if (!data.empty()) {
+      chain_->requestData(data, false);
+      if (!chain_ || chain_->destroyed()) return;
+    }
+    chain_->requestTrailers(std::move(*trailers));
+    return;
+  }
+  chain_->requestData(data, done);
+}
+
+void HttpConnection::onRequestHeadersOut(filters::HeaderMap& headers, bool end_stream) {
+  // `fhead` views `headers`, which the chain keeps unchanged from here on.
+  http::RequestHead fhead;
+  fhead.method = pseudo(headers, ":method", method_);
+  fhead.target = pseudo(headers, ":path", path_);
+  fhead.host = pseudo(headers, ":authority", host_header_);
+  fhead.version = version_;
+  fhead.headers = regularHeaders(headers);
+  fhead.upgrade = upgrade_;
+  fhead.keep_alive = keep_alive_;
+  up_declared_length_.reset();
+  if (end_stream) {
+    fhead.body = http::BodyKind::kNone;
+  } else if (auto length = contentLengthOf(headers)) {
+    fhead.body = http::BodyKind::kContentLength;
+    fhead.content_length = *length;
+    up_declared_length_ = *length;
+  } else {
+    fhead.body = http::BodyKind::kChunked;
+  }
+  if (fhead.method != method_) {
+    method_.assign(fhead.method);  // the upstream's response is framed by the method it got
+  }
+  if (route_cache_cleared_) {
+    router::RouteRequest rr{fhead.host, fhead.method, fhead.path(), fhead.query(), fhead.headers};
+    route_ = listener_->router->route(rr);
+    stream_info_->route_name = route_ != nullptr ? route_->name : "";
+  }
+  chain_request_done_ = end_stream;
+  dispatchRoute(fhead);
+}
+
+void HttpConnection::onRequestDataOut(std::string_view data, bool end_stream) {
+  if (state_ != State::kProxy || !cluster_) {
+    return;  // answered locally: the body has nowhere to go
+  }
+  if (up_declared_length_) {
+    up_body_sent_ += data.size();
+    if (up_body_sent_ > *up_declared_length_ || (end_stream && up_body_sent_ != *up_declared_length_)) {
+      PIER_LOG_WARN("{} {}: a filter changed the request body after its content-length was sent", method_, path_);
+      close_after_response_ = true;
+      releaseUpstream(false);
+      if (!response_started_) {
+        localReply(500, "request body length changed by a filter\n");
+      } else {
+        closeConnection();
+      }
+      return;
+    }
+  }
+  BodyWriter writer(up_out_, !up_declared_length_, true, replayable_ ? &replay_ : nullptr);
+  writer.onBodyData(data);
+  if (end_stream) {
+    writer.onTrailers({});
+    chain_request_done_ = true;
+  }
+  if (replayable_ && retry_policy_ != nullptr &&
+      replay_.size() > upstream_head_.size() + retry_policy_->max_buffered_body_bytes) {
+    replayable_ = false;
+    replay_.clear();
+    replay_.shrink_to_fit();
+  }
+  if (chain_request_done_ && upstream_ && upstream_->connected() && !resp_head_done_) {
+    armResponseTimer();
+  }
+  flushUpstream();
+}
+
+void HttpConnection::onRequestTrailersOut(filters::HeaderMap& trailers) {
+  if (state_ != State::kProxy || !cluster_) {
+    return;
+  }
+  if (up_declared_length_ && up_body_sent_ != *up_declared_length_) {
+    onRequestDataOut({}, true);  // reports the mismatch
+    return;
+  }
+  BodyWriter writer(up_out_, !up_declared_length_, true, replayable_ ? &replay_ : nullptr);
+  auto views = regularHeaders(trailers);
+  writer.onTrailers(views);
+  chain_request_done_ = true;
+  if (upstream_ && upstream_->connected() && !resp_head_done_) {
+    armResponseTimer();
+  }
+  flushUpstream();
+}
+
+void HttpConnection::startFilteredResponse() {
+  filters::HeaderMap headers;
+  headers.add(":status", std::to_string(resp_head_.status));
+  for (const auto& h : resp_head_.headers) {
+    if (http::iequals(h.name, "transfer-encoding")) continue;
+    headers.add(h.name, h.value);
+  }
+  resp_reason_.assign(resp_head_.reason);
+  const bool end = resp_head_.body == http::BodyKind::kNone;
+  upstream_->in().consume(resp_head_.head_bytes);
+  resp_decoder_.start(resp_head_.body, resp_head_.content_length, http::ParseLimits{});
+  if (end) {
+    upstreamResponseDone(resp_head_.keep_alive);
+  }
+  chain_->responseHeaders(std::move(headers), end);
+}
+
+void HttpConnection::feedResponseBody(std::string& data, bool done, std::unique_ptr<filters::HeaderMap> trailers) {
+  if (!chain_) return;
+  if (trailers) {
+    if (!data.empty()) {
+      chain_->responseData(data, false);
+      if (!chain_ || chain_->destroyed()) return;
+    }
+    chain_->responseTrailers(std::move(*trailers));
+    return;
+  }
+  chain_->responseData(data, done);
+}
+
+void HttpConnection::onResponseHeadersOut(filters::HeaderMap& headers, bool end_stream) {
+  http::ResponseHead rh;
+  rh.version = resp_head_.version;
+  rh.status = resp_head_.status;
+  if (const std::string* s = headers.getFirst(":status")) {
+    int status = 0;
+    auto [end, ec] = std::from_chars(s->data(), s->data() + s->size(), status);
+    if (ec == std::errc{} && end == s->data() + s->size() && status >= 200 && status <= 999) {
+      rh.status = status;
+    }
+  }
+  if (!headers.http1ReasonPhrase().empty()) {
+    rh.reason = headers.http1ReasonPhrase();
+  } else if (rh.status == resp_head_.status) {
+    rh.reason = resp_reason_;
+  }
+  rh.headers = regularHeaders(headers);
+  rh.keep_alive = resp_head_.keep_alive;
+  status_ = rh.status;
+  response_started_ = true;
+  resp_chunked_out_ = false;
+  down_declared_length_.reset();
+  DownstreamFraming framing = DownstreamFraming::kAsIs;
+  const bool http10 = version_ == http::Version::kHttp10;
+  if (end_stream) {
+    rh.body = http::BodyKind::kNone;
+  } else if (auto length = contentLengthOf(headers)) {
+    rh.body = http::BodyKind::kContentLength;
+    rh.content_length = *length;
+    down_declared_length_ = *length;
+  } else {
+    rh.body = http::BodyKind::kUntilClose;
+    if (http10) {
+      framing = DownstreamFraming::kCloseDelimited;
+      close_after_response_ = true;
+    } else {
+      framing = DownstreamFraming::kChunked;
+      resp_chunked_out_ = true;
+    }
+  }
+  if (!req_body_done_) {
+    close_after_response_ = true;  // see writeResponseHead()
+  }
+  DownstreamResponse dr{&rh, route_, framing, close_after_response_, http10, request_id_,
+                        listener_->config->forwarding.request_id_header};
+  writeDownstreamResponseHead(out_, dr);
+  if (end_stream) {
+    finishRequest();
+    return;
+  }
+  flushDownstream();
+}
+
+void HttpConnection::onResponseDataOut(std::string_view data, bool end_stream) {
+  if (state_ != State::kProxy) {
+    return;
+  }
+  if (down_declared_length_) {
+    down_body_sent_ += data.size();
+    if (down_body_sent_ > *down_declared_length_ || (end_stream && down_body_sent_ != *down_declared_length_)) {
+      resetStream("a filter changed the response body after its content-length was sent");
+      return;
+    }
+  }
+  BodyWriter writer(out_, resp_chunked_out_, version_ == http::Version::kHttp11);
+  writer.onBodyData(data);
+  if (end_stream) {
+    if (resp_chunked_out_) writer.onTrailers({});
+    finishRequest();
+    return;
+  }
+  flushDownstream();
+}
+
+void HttpConnection::onResponseTrailersOut(filters::HeaderMap& trailers) {
+  if (state_ != State::kProxy) {
+    return;
+  }
+  if (down_declared_length_ && down_body_sent_ != *down_declared_length_) {
+    resetStream("a filter changed the response body after its content-length was sent");
+    return;
+  }
+  BodyWriter writer(out_, resp_chunked_out_, version_ == http::Version::kHttp11);
+  auto views = regularHeaders(trailers);
+  if (resp_chunked_out_) writer.onTrailers(views);
+  finishRequest();
+}
+
+void HttpConnection::sendLocalReply(int status, std::string_view body, const filters::HeaderMap& headers,
+                                    std::string_view details) {
+  if (response_started_) {
+    resetStream(details);
+    return;
+  }
+  PIER_LOG_DEBUG("{} {}: local reply {} from a filter ({})", method_, path_, status, details);
+  releaseUpstream(false);
+  std::string content_type = "text/plain";
+  std::string extra;
+  for (const auto& e : headers.entries()) {
+    if (e.name.empty() || e.name.front() == ':' || e.name == "content-length" || e.name == "transfer-encoding" ||
+        e.name == "connection" || http::isHopByHop(e.name)) {
+      continue;
+    }
+    if (e.name == "content-type") {
+      content_type = e.value;
+      continue;
+    }
+    extra.append(e.name).append(": ").append(e.value).append("\r\n");
+  }
+  if (!req_body_done_) {
+    close_after_response_ = true;
+  }
+  localReply(status, body, content_type, extra);
+}
+
+void HttpConnection::resetStream(std::string_view why) {
+  PIER_LOG_WARN("{} {}: closing the connection: {}", method_, path_, why);
+  endFilters();
+  releaseUpstream(false);
+  close_after_flush_ = true;
+  flushDownstream();
+}
+
+Result<std::unique_ptr<filters::HttpCallHandle>> HttpConnection::httpCall(filters::HttpCallRequest request,
+                                                                          filters::HttpCallDone done) {
+  int index = worker_.snapshot()->clusterIndex(request.cluster);
+  if (index < 0) {
+    return Error{fmt::format("no cluster named '{}'", request.cluster)};
+  }
+  const auto& cluster = worker_.cluster(index);
+  if (request.timeout.count() == 0) {
+    // No limit from the script: the cluster's own timeouts bound the call, so
+    // a black-holed endpoint cannot hold the stream until TCP gives up.
+    const auto& c = cluster->config();
+    request.timeout = std::chrono::duration_cast<std::chrono::milliseconds>(c.connect_timeout + c.response_timeout);
+  }
+  int host = cluster->pick(upstream::PickContext{}, worker_.loop().now());
+  if (host < 0) {
+    return std::unique_ptr<filters::HttpCallHandle>(std::make_unique<FailedHttpCall>(worker_.loop(), std::move(done)));
+  }
+  return std::unique_ptr<filters::HttpCallHandle>(
+      HttpCall::start(worker_.loop(), cluster->endpoint(host).address, std::move(request), std::move(done)));
+}
+
+}  // namespace pier::proxy

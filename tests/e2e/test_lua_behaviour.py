@@ -1,0 +1,658 @@
+"""How the Lua filter behaves around the API: concurrency of yielding scripts, script errors
+(fail-open, fail_closed, metrics, logs), config and reload errors, the sandbox, per-route
+overrides, buffer limits, several filters in one chain and per-worker script state."""
+
+from __future__ import annotations
+
+import re
+import threading
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+import httpraw
+from cfg import cluster, config, listener, lua_filter, lua_override
+from pier_proc import eventually, run_cli
+
+SCRIPTS = Path(__file__).resolve().parent / "lua_scripts"
+
+
+def route(prefix: str, cluster_name: str = "app", **extra) -> dict:
+    return {"match": {"prefix": prefix}, "cluster": cluster_name, **extra}
+
+
+def serve(res, code: str | None, *, routes=None, clusters=(), filters=None, workers: int = 2, limits=None,
+          **lua_opts) -> SimpleNamespace:
+    """Starts pier with one Lua filter (entry name "lua") running `code` in front of the echo origin "app"."""
+    echo = res.echo("app")
+    port = httpraw.free_port()
+    if filters is None:
+        filters = [lua_filter(code, **lua_opts)]
+    extra = {"filters": filters}
+    if limits:
+        extra["limits"] = limits
+    cfgd = config([listener("web", port, routes=routes or [route("/")], **extra)],
+                  [cluster("app", [echo]), *clusters], workers=workers)
+    return SimpleNamespace(port=port, pier=res.pier(cfgd), echo=echo, config=cfgd)
+
+
+def values(seen: dict, name: str) -> list[str]:
+    name = name.lower()
+    return [v for n, v in seen["headers"] if n.lower() == name]
+
+
+def tokens(vs: list[str]) -> list[str]:
+    """Repeated header lines and one comma-joined line are the same field (RFC 9110 5.3)."""
+    return [t.strip() for v in vs for t in v.split(",")]
+
+
+def upstream(env, target: str = "/", method: str = "GET", headers=None, body=None) -> dict:
+    r = httpraw.request(env.port, method, target, headers=headers, body=body)
+    assert r.status == 200, r
+    return r.json()
+
+
+def metric(pier, name: str, filter_name: str = "lua") -> float:
+    return pier.metrics().value(name, listener="web", filter=filter_name)
+
+
+def log_line_with(pier, needle: str) -> str | None:
+    for line in pier.log_text().splitlines():
+        if needle in line:
+            return line
+    return None
+
+
+# ---- concurrency -----------------------------------------------------------------------------
+
+CONCURRENT_SCRIPT = """
+function envoy_on_request(request_handle)
+  local id = string.match(request_handle:headers():get(":path"), "^/c/(%d+)$")
+  local headers, body = request_handle:httpCall("side",
+    {[":method"] = "GET", [":path"] = "/delay/150?id=" .. id, [":authority"] = "side"}, "", 5000)
+  local side_id = string.match(body, '"query": "id=(%d+)"')
+  local request_body = request_handle:body()
+  local h = request_handle:headers()
+  h:add("x-id", id)
+  h:add("x-side-status", headers[":status"])
+  h:add("x-side-id", side_id or "none")
+  h:add("x-body", request_body:getBytes(0, request_body:length()))
+  request_handle:streamInfo():dynamicMetadata():set("e2e", "id", id)
+end
+function envoy_on_response(response_handle)
+  response_handle:headers():add("x-resp-id", response_handle:streamInfo():dynamicMetadata():get("e2e")["id"])
+end
+"""
+
+
+def test_concurrent_yielding_scripts_keep_streams_apart(res):
+    side = res.echo("side")
+    env = serve(res, CONCURRENT_SCRIPT, clusters=[cluster("side", [side])], workers=2)
+    n = 50
+    results: dict[int, object] = {}
+    start = threading.Barrier(n, timeout=10)
+
+    def client(i: int) -> None:
+        try:
+            start.wait()
+            results[i] = httpraw.request(env.port, "POST", f"/c/{i}", body=f"body-{i}", timeout=15)
+        except Exception as e:  # reported below with the request it belongs to
+            results[i] = e
+
+    threads = [threading.Thread(target=client, args=(i,), daemon=True) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=20)
+    assert len(results) == n, f"only {len(results)} of {n} requests finished"
+    for i in range(n):
+        r = results[i]
+        assert isinstance(r, httpraw.Response), f"request {i}: {r!r}"
+        assert r.status == 200, f"request {i}: {r!r}"
+        seen = r.json()
+        assert seen["path"] == f"/c/{i}"
+        assert values(seen, "x-id") == [str(i)]
+        assert values(seen, "x-side-status") == ["200"]
+        assert values(seen, "x-side-id") == [str(i)], f"request {i} got another stream's httpCall answer"
+        assert values(seen, "x-body") == [f"body-{i}"], f"request {i} got another stream's body"
+        assert seen["body"] == f"body-{i}"
+        assert r.header("x-resp-id") == str(i), f"request {i}: response hook saw another stream's metadata"
+    assert side.request_count() == n
+    assert upstream(env, "/c/999", "POST", body="body-999")["path"] == "/c/999"
+    assert env.pier.alive()
+
+
+# ---- script errors -------------------------------------------------------------------------------
+
+def _runtime_error_env(res, **opts):
+    return serve(res, {"filename": str(SCRIPTS / "runtime_error.lua")}, **opts)
+
+
+def test_runtime_error_continues_with_edits_made_before_it(res):
+    env = _runtime_error_env(res)
+    seen = upstream(env, "/err")
+    assert values(seen, "x-before-error") == ["yes"]
+    assert values(seen, "x-after-error") == []
+
+
+def test_runtime_error_is_counted(res):
+    env = _runtime_error_env(res)
+    for i in range(3):
+        upstream(env, f"/err/{i}")
+    eventually(lambda: metric(env.pier, "pier_lua_errors_total") == 3, 5, message="pier_lua_errors_total == 3")
+
+
+def test_runtime_error_is_logged_at_error_level_with_script_and_line(res):
+    env = _runtime_error_env(res)
+    upstream(env, "/err")
+    assert env.pier.wait_log(r"runtime_error\.lua:4: lua-e2e-boom", timeout=5), env.pier.log_tail()
+    line = log_line_with(env.pier, "lua-e2e-boom")
+    assert re.search(r"\berror\b", line, re.I), f"not logged at error level: {line}"
+
+
+def test_executions_are_counted(res):
+    env = serve(res, """
+function envoy_on_request(request_handle)
+  request_handle:headers():add("x-ran", "yes")
+end
+""")
+    for i in range(4):
+        upstream(env, f"/run/{i}")
+    eventually(lambda: metric(env.pier, "pier_lua_executions_total") >= 4, 5,
+               message="pier_lua_executions_total >= 4")
+    assert metric(env.pier, "pier_lua_errors_total") == 0
+
+
+def test_fail_closed_request_error_answers_500_without_upstream(res):
+    env = _runtime_error_env(res, fail_closed=True)
+    r = httpraw.request(env.port, "GET", "/err")
+    assert r.status == 500
+    assert env.echo.request_count() == 0
+    eventually(lambda: metric(env.pier, "pier_lua_errors_total") == 1, 5, message="error counted")
+
+
+def test_fail_closed_response_error_answers_500(res):
+    env = serve(res, """
+function envoy_on_response(response_handle)
+  error("lua-e2e-response-boom")
+end
+""", fail_closed=True)
+    r = httpraw.request(env.port, "GET", "/resp-err")
+    assert r.status == 500
+    assert env.echo.request_count() == 1
+
+
+def test_fail_open_is_the_default_on_the_response_path(res):
+    env = serve(res, """
+function envoy_on_response(response_handle)
+  response_handle:headers():add("x-resp-before", "yes")
+  error("lua-e2e-response-boom")
+end
+""")
+    r = httpraw.request(env.port, "GET", "/resp-err")
+    assert r.status == 200
+    assert r.json()["path"] == "/resp-err"
+    assert r.header("x-resp-before") == "yes"
+
+
+def test_headers_not_modifiable_once_body_chunks_started(res):
+    env = serve(res, """
+function envoy_on_request(request_handle)
+  for chunk in request_handle:bodyChunks() do
+  end
+  local ok, err = pcall(function() request_handle:headers():add("x-late", "1") end)
+  request_handle:streamInfo():dynamicMetadata():set("e2e", "late", tostring(ok) .. ":" .. tostring(err))
+end
+function envoy_on_response(response_handle)
+  response_handle:headers():add("x-late-add", response_handle:streamInfo():dynamicMetadata():get("e2e")["late"])
+end
+""")
+    r = httpraw.request(env.port, "POST", "/late", body="abc")
+    assert r.status == 200
+    assert values(r.json(), "x-late") == []
+    result = r.header("x-late-add")
+    assert result.startswith("false:") and "no longer modifiable" in result, result
+
+
+def test_script_without_hooks_passes_traffic(res):
+    env = serve(res, "local unused = 1\n")
+    seen = upstream(env, "/plain", "POST", body="kept")
+    assert seen["body"] == "kept"
+
+
+def test_script_with_only_response_hook(res):
+    env = serve(res, """
+function envoy_on_response(response_handle)
+  response_handle:headers():add("x-only-response", "yes")
+end
+""")
+    r = httpraw.request(env.port, "GET", "/resp-only")
+    assert r.status == 200 and r.header("x-only-response") == "yes"
+
+
+# ---- config errors (pier validate) -----------------------------------------------------------------
+
+VALID_LUA = """\
+admin:
+  address: 127.0.0.1:19921
+workers: 1
+listeners:
+  - name: web
+    address: 127.0.0.1:18095
+    protocol: http
+    filters:
+      - lua:
+          default_source_code: |
+            function envoy_on_request(request_handle)
+              request_handle:headers():add("x", "y")
+            end
+          source_codes:
+            other.lua:
+              inline_string: "function envoy_on_request(h) end"
+    routes:
+      - match:
+          prefix: /other
+        cluster: app
+        filters:
+          lua:
+            name: other.lua
+      - match:
+          prefix: /
+        cluster: app
+clusters:
+  - name: app
+    endpoints:
+      - 127.0.0.1:18096
+"""
+
+
+def _sub(old: str, new: str):
+    def f(text: str) -> str:
+        assert old in text, old
+        return text.replace(old, new, 1)
+    return f
+
+
+_ERROR_LINE = r"^(?:{path}|{name}):(\d+):(\d+): (\S+): (.+)$"
+
+
+def _validate(tmp_path, text: str):
+    path = tmp_path / "pier.yaml"
+    path.write_text(text)
+    r = run_cli(["validate", str(path)])
+    rx = re.compile(_ERROR_LINE.format(path=re.escape(str(path)), name=re.escape(path.name)))
+    errors = [m for m in (rx.match(line.strip()) for line in r.stderr.splitlines()) if m]
+    return r, errors
+
+
+def _lines_with(text: str, markers) -> set[int]:
+    return {i for i, line in enumerate(text.splitlines(), 1) if any(m in line for m in markers)}
+
+
+def test_validate_accepts_lua_filter_config(tmp_path):
+    r, errors = _validate(tmp_path, VALID_LUA)
+    assert r.returncode == 0, r.stderr
+
+
+# (id, mutation, markers: substrings of the lines an error may point at, field path prefix)
+LUA_CONFIG_ERRORS = [
+    ("unknown_filter_type",
+     _sub("    routes:\n", "      - nosuchfilter: {}  # bad-type\n    routes:\n"),
+     ["# bad-type"], "listeners[0].filters[1]"),
+    ("duplicate_entry_name",
+     _sub("    routes:\n", "      - lua:  # dup-entry\n"
+                          "          default_source_code: \"function envoy_on_request(h) end\"\n"
+                          "    routes:\n"),
+     ["# dup-entry", 'default_source_code: "function'], "listeners[0].filters[1]"),
+    ("override_names_missing_entry",
+     _sub("          lua:\n            name: other.lua\n",
+          "          nosuch:  # missing-entry\n            disabled: true\n"),
+     ["# missing-entry", "disabled: true"], "listeners[0].routes[0].filters"),
+    ("override_names_missing_source_code", _sub("name: other.lua", "name: absent.lua"),
+     ["absent.lua"], "listeners[0].routes[0].filters"),
+    ("unreadable_filename",
+     _sub("          default_source_code: |\n            function envoy_on_request(request_handle)\n"
+          "              request_handle:headers():add(\"x\", \"y\")\n            end\n",
+          "          default_source_code:\n            filename: /nonexistent/pier-e2e.lua\n"),
+     ["default_source_code:", "/nonexistent/pier-e2e.lua"], "listeners[0].filters[0].lua.default_source_code"),
+    ("override_with_two_actions",
+     _sub("            name: other.lua\n",
+          "            name: other.lua  # two-of\n            disabled: true  # two-of\n"),
+     ["# two-of", "          lua:"], "listeners[0].routes[0].filters"),
+    ("inline_syntax_error",
+     _sub("              request_handle:headers():add(\"x\", \"y\")\n", "              local = 1\n"),
+     ["default_source_code: |", "local = 1"], "listeners[0].filters[0].lua.default_source_code"),
+    ("load_time_runtime_error",
+     _sub("            function envoy_on_request(request_handle)\n",
+          "            error(\"lua-e2e-load-time-boom\")\n            function envoy_on_request(request_handle)\n"),
+     ["default_source_code: |", "lua-e2e-load-time-boom"], "listeners[0].filters[0].lua.default_source_code"),
+]
+
+
+_CASES = {c[0]: c for c in LUA_CONFIG_ERRORS}
+
+
+@pytest.mark.parametrize("case", LUA_CONFIG_ERRORS, ids=[c[0] for c in LUA_CONFIG_ERRORS])
+def test_validate_rejects_lua_config_error_naming_file_and_line(tmp_path, case):
+    _, mutate, markers, field = case
+    text = mutate(VALID_LUA)
+    r, errors = _validate(tmp_path, text)
+    assert r.returncode == 1, f"accepted broken config:\n{text}\nstdout={r.stdout!r}"
+    assert errors, f"no '<file>:<line>:<col>: <field>: <message>' line in stderr:\n{r.stderr}"
+    allowed = _lines_with(text, markers)
+    ok = [m for m in errors if m.group(3).startswith(field) and int(m.group(1)) in allowed]
+    assert ok, f"no error for {field} on lines {sorted(allowed)}; got {[m.group(0) for m in errors]}"
+
+
+def test_validate_inline_syntax_error_names_lua_line(tmp_path):
+    text = _CASES["inline_syntax_error"][1](VALID_LUA)
+    r, errors = _validate(tmp_path, text)
+    assert r.returncode == 1
+    msgs = [m.group(4) for m in errors if m.group(3) == "listeners[0].filters[0].lua.default_source_code"]
+    assert any(re.search(r":2: ", msg) for msg in msgs), \
+        f"the message does not name line 2 of the script: {msgs or r.stderr}"
+
+
+def test_validate_load_time_error_names_its_message(tmp_path):
+    text = _CASES["load_time_runtime_error"][1](VALID_LUA)
+    r, _ = _validate(tmp_path, text)
+    assert r.returncode == 1
+    assert "lua-e2e-load-time-boom" in r.stderr, r.stderr
+
+
+def test_validate_syntax_error_in_script_file_names_script_and_line(tmp_path):
+    text = _sub("          default_source_code: |\n            function envoy_on_request(request_handle)\n"
+                "              request_handle:headers():add(\"x\", \"y\")\n            end\n",
+                f"          default_source_code:\n            filename: {SCRIPTS / 'syntax_error.lua'}\n")(VALID_LUA)
+    r, errors = _validate(tmp_path, text)
+    assert r.returncode == 1, r.stdout
+    assert errors, r.stderr
+    assert re.search(r"syntax_error\.lua:3: ", r.stderr), f"script name and line 3 not in:\n{r.stderr}"
+    assert any(m.group(3) == "listeners[0].filters[0].lua.default_source_code" for m in errors), r.stderr
+
+
+# ---- reload -----------------------------------------------------------------------------------------
+
+def _version_script(version: str) -> str:
+    return """
+function envoy_on_request(request_handle)
+  request_handle:headers():add("x-script-version", "%s")
+end
+""" % version
+
+
+def test_reload_runs_the_new_script(res):
+    env = serve(res, _version_script("v1"))
+    assert values(upstream(env, "/v"), "x-script-version") == ["v1"]
+    env.config["listeners"][0]["filters"] = [lua_filter(_version_script("v2"))]
+    env.pier.write_config(env.config)
+    env.pier.reload()
+    eventually(lambda: values(upstream(env, "/v"), "x-script-version") == ["v2"], 5, message="v2 script")
+
+
+def test_reload_with_lua_syntax_error_keeps_old_config(res):
+    env = serve(res, _version_script("v1"))
+    assert values(upstream(env, "/v"), "x-script-version") == ["v1"]
+    env.config["listeners"][0]["filters"] = [lua_filter("function envoy_on_request(h)\n  local = 1\nend\n")]
+    env.pier.write_config(env.config)
+    log_start = len(env.pier.log_text())
+    env.pier.reload()
+    m = env.pier.wait_log(r"pier\.yaml:\d+:\d+: listeners\[0\]\.filters\[0\]\.lua\.default_source_code: ",
+                          timeout=5, start=log_start)
+    assert m, f"no error naming the script's field:\n{env.pier.log_tail()}"
+    assert env.pier.alive()
+    for i in range(3):
+        assert values(upstream(env, f"/v/{i}"), "x-script-version") == ["v1"]
+
+
+# ---- sandbox ----------------------------------------------------------------------------------------
+
+SANDBOX_PROBE = """
+function envoy_on_request(request_handle)
+  local h = request_handle:headers()
+  h:add("x-io", type(io))
+  h:add("x-os-execute", type(os) == "table" and type(os.execute) or "no-os")
+  h:add("x-os-exit", type(os) == "table" and type(os.exit) or "no-os")
+  h:add("x-os-getenv", type(os) == "table" and type(os.getenv) or "no-os")
+  h:add("x-require", type(require))
+  h:add("x-package", type(package))
+  h:add("x-loadfile", type(loadfile))
+  h:add("x-dofile", type(dofile))
+  h:add("x-ffi", type(ffi))
+  h:add("x-string", type(string))
+  h:add("x-table", type(table))
+  h:add("x-math", type(math))
+  local opened = pcall(function() return io.open("/etc/hostname", "r") end)
+  h:add("x-io-open-ok", tostring(opened))
+end
+"""
+
+
+def test_sandbox_withholds_io_os_and_loading(res):
+    env = serve(res, SANDBOX_PROBE, sandbox=True)
+    seen = upstream(env, "/sandbox")
+    for name in ("x-io", "x-require", "x-package", "x-loadfile", "x-dofile", "x-ffi"):
+        assert values(seen, name) == ["nil"], f"{name}: {values(seen, name)}"
+    for name in ("x-os-execute", "x-os-exit", "x-os-getenv"):
+        assert values(seen, name)[0] in ("nil", "no-os"), f"{name}: {values(seen, name)}"
+    assert values(seen, "x-io-open-ok") == ["false"]
+    for name in ("x-string", "x-table", "x-math"):
+        assert values(seen, name) == ["table"], "the safe libraries stay"
+
+
+def test_without_sandbox_io_and_require_are_available(res):
+    env = serve(res, SANDBOX_PROBE, sandbox=False)
+    seen = upstream(env, "/nosandbox")
+    assert values(seen, "x-io") == ["table"]
+    assert values(seen, "x-require") == ["function"]
+    assert values(seen, "x-os-execute") == ["function"]
+    assert values(seen, "x-io-open-ok") == ["true"]
+
+
+def test_without_sandbox_luajit_extensions_work(res):
+    env = serve(res, """
+local ffi = require("ffi")
+ffi.cdef("int getpid(void);")
+function envoy_on_request(request_handle)
+  local h = request_handle:headers()
+  h:add("x-ffi-getpid", tostring(ffi.C.getpid() > 0))
+  h:add("x-bit-band", tostring(bit.band(12, 10)))
+  local proxy = setmetatable({}, {__pairs = function(t)
+    return function(_, k) if k == nil then return "only", "value" end end, t, nil
+  end})
+  local seen = {}
+  for k, v in pairs(proxy) do
+    seen[#seen + 1] = k .. "=" .. v
+  end
+  h:add("x-custom-pairs", table.concat(seen, ","))
+  local odd = {}
+  for i = 1, 5 do
+    if i % 2 == 0 then goto continue end
+    odd[#odd + 1] = tostring(i)
+    ::continue::
+  end
+  h:add("x-goto", table.concat(odd, ","))
+end
+""", sandbox=False)
+    seen = upstream(env, "/luajit")
+    assert values(seen, "x-ffi-getpid") == ["true"]
+    assert values(seen, "x-bit-band") == ["8"]
+    assert values(seen, "x-custom-pairs") == ["only=value"], "5.2-style __pairs is honoured"
+    assert values(seen, "x-goto") == ["1,3,5"]
+
+
+# ---- per-route overrides ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("target,want", [
+    ("/disabled/x", []),
+    ("/named/x", ["named.lua"]),
+    ("/inline/x", ["inline"]),
+    ("/x", ["default"]),
+], ids=["disabled", "name_from_file", "inline_source_code", "default"])
+def test_per_route_override(res, target, want):
+    env = serve(res, """
+function envoy_on_request(request_handle)
+  request_handle:headers():add("x-script", "default")
+end
+""", source_codes={"named.lua": {"filename": str(SCRIPTS / "named.lua")}}, routes=[
+        route("/disabled", filters={"lua": lua_override(disabled=True)}),
+        route("/named", filters={"lua": lua_override(name="named.lua")}),
+        route("/inline", filters={"lua": lua_override(
+            source_code="function envoy_on_request(h) h:headers():add('x-script', 'inline') end")}),
+        route("/"),
+    ])
+    assert values(upstream(env, target), "x-script") == want
+
+
+def test_per_route_override_is_keyed_by_entry_name(res):
+    tag = """
+function envoy_on_request(request_handle)
+  request_handle:headers():add("x-ran", "%s")
+end
+"""
+    env = serve(res, None, filters=[lua_filter(tag % "auth", name="auth"), lua_filter(tag % "lua")], routes=[
+        route("/no-auth", filters={"auth": lua_override(disabled=True)}),
+        route("/"),
+    ])
+    assert tokens(values(upstream(env, "/x"), "x-ran")) == ["auth", "lua"]
+    assert tokens(values(upstream(env, "/no-auth/x"), "x-ran")) == ["lua"]
+
+
+# ---- buffer limits -----------------------------------------------------------------------------------
+
+LIMITS = {"filter_buffer_bytes": 1024}
+
+REQUEST_BODY_SCRIPT = """
+function envoy_on_request(request_handle)
+  request_handle:headers():add("x-body-length", tostring(request_handle:body():length()))
+end
+"""
+
+RESPONSE_BODY_SCRIPT = """
+function envoy_on_response(response_handle)
+  response_handle:headers():add("x-body-length", tostring(response_handle:body():length()))
+end
+"""
+
+
+def test_request_body_over_filter_buffer_limit_is_413(res):
+    env = serve(res, REQUEST_BODY_SCRIPT, limits=LIMITS)
+    r = httpraw.request(env.port, "POST", "/big", body=b"a" * 4096)
+    assert r.status == 413
+    assert env.echo.request_count() == 0
+
+
+def test_chunked_request_body_over_filter_buffer_limit_is_413(res):
+    env = serve(res, REQUEST_BODY_SCRIPT, limits=LIMITS)
+    r = httpraw.request(env.port, "POST", "/big", headers=[("Transfer-Encoding", "chunked")],
+                        body=httpraw.chunked_body([b"a" * 1000] * 4))
+    assert r.status == 413
+    assert env.echo.request_count() == 0
+
+
+def test_request_body_within_filter_buffer_limit_passes(res):
+    env = serve(res, REQUEST_BODY_SCRIPT, limits=LIMITS)
+    seen = upstream(env, "/small", "POST", body=b"a" * 1000)
+    assert values(seen, "x-body-length") == ["1000"]
+
+
+def test_response_body_over_filter_buffer_limit_is_500(res):
+    env = serve(res, RESPONSE_BODY_SCRIPT, limits=LIMITS)
+    r = httpraw.request(env.port, "GET", "/size/4096")
+    assert r.status == 500
+
+
+def test_response_body_within_filter_buffer_limit_passes(res):
+    env = serve(res, RESPONSE_BODY_SCRIPT, limits=LIMITS)
+    r = httpraw.request(env.port, "GET", "/size/1000")
+    assert r.status == 200
+    assert len(r.body) == 1000
+    assert r.header("x-body-length") == "1000"
+
+
+def test_body_chunks_are_not_held_against_the_buffer_limit(res):
+    env = serve(res, """
+function envoy_on_request(request_handle)
+  local total = 0
+  for chunk in request_handle:bodyChunks() do
+    total = total + chunk:length()
+  end
+end
+""", limits=LIMITS)
+    seen = upstream(env, "/stream", "POST", body=b"a" * 8192)
+    assert seen["body_length"] == 8192
+
+
+# ---- several filters ---------------------------------------------------------------------------------
+
+APPEND_SCRIPT = """
+function envoy_on_request(request_handle)
+  local h = request_handle:headers()
+  local v = h:get("x-order")
+  h:replace("x-order", v and (v .. ",TAG") or "TAG")
+end
+function envoy_on_response(response_handle)
+  local h = response_handle:headers()
+  local v = h:get("x-resp-order")
+  h:replace("x-resp-order", v and (v .. ",TAG") or "TAG")
+end
+"""
+
+
+def _two_filters(res):
+    return serve(res, None, filters=[lua_filter(APPEND_SCRIPT.replace("TAG", "first"), name="first"),
+                                     lua_filter(APPEND_SCRIPT.replace("TAG", "second"), name="second")])
+
+
+def test_two_filters_see_the_request_first_to_last(res):
+    env = _two_filters(res)
+    seen = upstream(env, "/order")
+    assert values(seen, "x-order") == ["first,second"]
+
+
+def test_two_filters_see_the_response_last_to_first(res):
+    env = _two_filters(res)
+    r = httpraw.request(env.port, "GET", "/order")
+    assert r.status == 200
+    assert r.header_all("x-resp-order") == ["second,first"]
+
+
+def test_errors_are_counted_per_filter_entry(res):
+    broken = 'function envoy_on_request(h) error("lua-e2e-second-boom") end'
+    env = serve(res, None, filters=[lua_filter(APPEND_SCRIPT.replace("TAG", "first"), name="first"),
+                                    lua_filter(broken, name="second")])
+    upstream(env, "/x")
+    eventually(lambda: metric(env.pier, "pier_lua_errors_total", "second") == 1, 5, message="error of 'second'")
+    assert metric(env.pier, "pier_lua_errors_total", "first") == 0
+
+
+# ---- script state -------------------------------------------------------------------------------------
+
+STATE_SCRIPT = """
+loads = (loads or 0) + 1
+counter = 0
+function envoy_on_request(request_handle)
+  counter = counter + 1
+  request_handle:headers():add("x-counter", tostring(counter))
+  request_handle:headers():add("x-loads", tostring(loads))
+end
+"""
+
+
+def test_script_globals_persist_across_requests_on_a_worker(res):
+    env = serve(res, STATE_SCRIPT, workers=1)
+    counts = []
+    with httpraw.Conn(env.port) as c:
+        for i in range(5):
+            r = c.request("GET", f"/state/{i}")
+            assert r.status == 200
+            counts.append(int(values(r.json(), "x-counter")[0]))
+    assert all(b > a for a, b in zip(counts, counts[1:])), f"counter not increasing: {counts}"
+
+
+def test_script_top_level_runs_once_per_worker_state(res):
+    env = serve(res, STATE_SCRIPT, workers=1)
+    with httpraw.Conn(env.port) as c:
+        loads = [values(c.request("GET", f"/state/{i}").json(), "x-loads") for i in range(3)]
+    assert loads == [["1"]] * 3
