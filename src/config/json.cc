@@ -67,6 +67,39 @@ json retryPolicyJson(const RetryPolicy& policy) {
   return out;
 }
 
+// A script as it was configured: a file stays a file reference, so the JSON
+// loads back into the same configuration.
+json dataSourceJson(const DataSource& source) {
+  if (!source.filename.empty()) return {{"filename", source.filename}};
+  return {{"inline_string", source.code}};
+}
+
+json routeFiltersJson(const std::map<std::string, RouteFilterOverride>& filters) {
+  json out = json::object();
+  for (const auto& [name, o] : filters) {
+    json entry = json::object();
+    if (o.disabled) entry["disabled"] = true;
+    if (!o.name.empty()) entry["name"] = o.name;
+    if (o.source_code) entry["source_code"] = dataSourceJson(*o.source_code);
+    if (o.filter_context) entry["filter_context"] = *o.filter_context;
+    out[name] = entry;
+  }
+  return out;
+}
+
+json httpFilterJson(const HttpFilter& filter) {
+  const LuaFilter& lua = filter.lua;
+  json body = {{"fail_closed", lua.fail_closed},
+               {"sandbox", lua.sandbox},
+               {"metadata_namespace", lua.metadata_namespace},
+               {"stat_prefix", lua.stat_prefix}};
+  if (lua.default_source_code) body["default_source_code"] = dataSourceJson(*lua.default_source_code);
+  json codes = json::object();
+  for (const auto& [name, source] : lua.source_codes) codes[name] = dataSourceJson(source);
+  body["source_codes"] = codes;
+  return {{"name", filter.name}, {"lua", body}};
+}
+
 json routeJson(const Route& route) {
   json out = {{"name", route.name}, {"match", matchJson(route.match)}};
   if (route.redirect) {
@@ -97,6 +130,8 @@ json routeJson(const Route& route) {
   out["request_headers_to_remove"] = route.request_headers_to_remove;
   out["response_headers_to_add"] = headersJson(route.response_headers_to_add);
   out["response_headers_to_remove"] = route.response_headers_to_remove;
+  if (!route.filters.empty()) out["filters"] = routeFiltersJson(route.filters);
+  if (route.metadata) out["metadata"] = {{"filter_metadata", *route.metadata}};
   return out;
 }
 
@@ -137,7 +172,11 @@ json listenerJson(const Listener& listener) {
                    {"request_headers_timeout", formatDuration(l.request_headers_timeout)},
                    {"idle_timeout", formatDuration(l.idle_timeout)},
                    {"max_requests_per_connection", l.max_requests_per_connection},
-                   {"request_timeout", formatDuration(l.request_timeout)}};
+                   {"request_timeout", formatDuration(l.request_timeout)},
+                   {"filter_buffer_bytes", l.filter_buffer_bytes}};
+  json filters = json::array();
+  for (const HttpFilter& f : listener.filters) filters.push_back(httpFilterJson(f));
+  out["filters"] = filters;
   const ForwardingHeaders& f = listener.forwarding;
   out["forwarding"] = {{"x_forwarded_for", f.x_forwarded_for},
                        {"x_forwarded_proto", f.x_forwarded_proto},

@@ -10,6 +10,7 @@ the tail of every live pier's stderr is printed first.
 from __future__ import annotations
 
 import shutil
+import signal
 import sys
 import tempfile
 from pathlib import Path
@@ -54,7 +55,7 @@ class Resources:
         p = Pier(self.binary, self.subdir("pier"), config)
 
         def stop():
-            p.stop()
+            rc = p.stop()
             if p in _LIVE_PIERS:
                 _LIVE_PIERS.remove(p)
             # With a sanitizer build (PIER_BIN=build/debug/pier) any memory
@@ -63,6 +64,10 @@ class Resources:
             for marker in ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:"):
                 if marker in log:
                     raise AssertionError(f"pier reported a sanitizer error:\n{p.log_tail(60)}")
+            # A crash after the test's last response would otherwise go unnoticed.
+            crashes = (signal.SIGSEGV, signal.SIGABRT, signal.SIGBUS, signal.SIGFPE, signal.SIGILL)
+            if rc is not None and rc < 0 and -rc in crashes:
+                raise AssertionError(f"pier crashed ({signal.Signals(-rc).name}):\n{p.log_tail(60)}")
 
         self._stops.append(stop)
         if start:
