@@ -224,6 +224,8 @@ class HttpConnection final : public event::IoHandler,
   std::optional<uint64_t> down_declared_length_;
   uint64_t down_body_sent_ = 0;
   std::string resp_reason_;
+  std::string local_address_;     // this connection's local address, once a filter needed it
+  bool reading_upstream_ = false;  // inside processUpstreamInput(), which flushes what the chain wrote
 };
 
 }  // namespace pier::proxy

@@ -92,7 +92,11 @@ bool HttpConnection::startFilters() {
   info.protocol = version_ == http::Version::kHttp10 ? "HTTP/1.0" : "HTTP/1.1";
   info.downstream_remote_address = peer_.text();
   info.downstream_direct_remote_address = direct_peer_;
-  if (auto local = l4::localAddressOf(fd_.get())) info.downstream_local_address = local->text();
+  if (local_address_.empty()) {
+    // Once per connection: a getsockname() per request is a syscall more than the request itself needs.
+    if (auto local = l4::localAddressOf(fd_.get())) local_address_ = local->text();
+  }
+  info.downstream_local_address = local_address_;
   info.route_name = route_ != nullptr ? route_->name : "";
   info.listener_name = lc.name;
 
@@ -305,7 +309,9 @@ void HttpConnection::onResponseHeadersOut(filters::HeaderMap& headers, bool end_
     finishRequest();
     return;
   }
-  flushDownstream();
+  if (!reading_upstream_) {
+    flushDownstream();  // released later (after a call): otherwise processUpstreamInput() flushes head and body at once
+  }
 }
 
 void HttpConnection::onResponseDataOut(std::string_view data, bool end_stream) {
@@ -326,7 +332,9 @@ void HttpConnection::onResponseDataOut(std::string_view data, bool end_stream) {
     finishRequest();
     return;
   }
-  flushDownstream();
+  if (!reading_upstream_) {
+    flushDownstream();
+  }
 }
 
 void HttpConnection::onResponseTrailersOut(filters::HeaderMap& trailers) {

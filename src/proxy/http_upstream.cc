@@ -380,6 +380,13 @@ void HttpConnection::readUpstream() {
 }
 
 void HttpConnection::processUpstreamInput() {
+  // What the filter chain writes downstream from here is flushed once, at the
+  // end, not piece by piece (one send per response, as without filters).
+  reading_upstream_ = true;
+  struct ClearFlag {
+    bool& flag;
+    ~ClearFlag() { flag = false; }
+  } clear_flag{reading_upstream_};
   Buffer& in = upstream_->in();
   if (state_ == State::kTunnel) {
     tunnel_activity_ = worker_.loop().now();
