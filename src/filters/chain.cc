@@ -291,6 +291,13 @@ void FilterChain::continueAt(Direction& d, size_t pos) {
     case SlotState::kStoppedHeaders:
       s.state = SlotState::kPassed;
       s.quiet = false;
+      if (d.headers_only && !s.held.empty()) {
+        // A body given to a bodyless message while its headers were held
+        // here (Lua's body(true):setBytes() after an httpCall).
+        d.headers_only = false;
+        s.end = true;
+        d.held_bytes += s.held.size();
+      }
       runHeaders(d, pos + 1);
       if (destroyed_) return;
       break;

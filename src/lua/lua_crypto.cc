@@ -14,11 +14,34 @@ namespace {
 
 constexpr const char* kPublicKey = "public key";
 
-// Owns its key; a key that failed to parse is kept as null (Envoy returns an
-// object either way and verifySignature reports the failure).
+// Owns its key; a key that failed to parse is kept as null. Envoy returns a
+// wrapper either way: its get() gives the key, or nil when the DER did not
+// parse, and scripts pass what get() returned to verifySignature (Envoy's docs
+// pass the wrapper itself; both work here, as get() returns the wrapper).
 struct PublicKey {
   EVP_PKEY* key;
 };
+
+bool isPublicKey(lua_State* L, int index) {
+  if (lua_touserdata(L, index) == nullptr || !lua_getmetatable(L, index)) return false;
+  scriptOf(L).pushMetatable(L, ObjectKind::kPublicKey);
+  const bool is_key = lua_rawequal(L, -1, -2) != 0;
+  lua_pop(L, 2);
+  return is_key;
+}
+
+int publicKeyGet(lua_State* L) {
+  if (!isPublicKey(L, 1)) {
+    return luaL_error(L, "expected a public key object as self (call methods with ':')");
+  }
+  const auto* k = static_cast<PublicKey*>(lua_touserdata(L, 1));
+  if (k->key == nullptr) {
+    lua_pushnil(L);
+  } else {
+    lua_pushvalue(L, 1);
+  }
+  return 1;
+}
 
 int publicKeyGc(lua_State* L) {
   auto* k = static_cast<PublicKey*>(lua_touserdata(L, 1));
@@ -105,14 +128,10 @@ int handleImportPublicKey(lua_State* L) {
 int handleVerifySignature(lua_State* L) {
   checkHandle(L);
   std::string hash(checkView(L, 2));
-  auto* key = static_cast<PublicKey*>(lua_touserdata(L, 3));
-  bool is_key = false;
-  if (key != nullptr && lua_getmetatable(L, 3)) {
-    scriptOf(L).pushMetatable(L, ObjectKind::kPublicKey);
-    is_key = lua_rawequal(L, -1, -2);
-    lua_pop(L, 2);
+  if (!isPublicKey(L, 3)) {
+    return luaL_error(L, "verifySignature(): argument 2 must be a key from importPublicKey() (or its get())");
   }
-  if (!is_key) return luaL_error(L, "verifySignature(): argument 2 must be a key from importPublicKey()");
+  const auto* key = static_cast<PublicKey*>(lua_touserdata(L, 3));
   std::string_view signature = lengthLimited(L, 4, 5);
   std::string_view data = lengthLimited(L, 6, 7);
 
@@ -141,6 +160,7 @@ int handleVerifySignature(lua_State* L) {
 void registerCryptoType(LuaScript& script) {
   static const luaL_Reg kMethods[] = {
       {"__gc", publicKeyGc},
+      {"get", publicKeyGet},
       {nullptr, nullptr},
   };
   script.defineType(ObjectKind::kPublicKey, kPublicKey, kMethods);

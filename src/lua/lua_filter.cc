@@ -83,6 +83,7 @@ class LuaFilter final : public filters::HttpFilter, private StreamShared {
 
   filters::HeadersStatus onHeaders(StreamSide& s, filters::HeaderMap& headers, bool end_stream) {
     s.end_seen = end_stream;
+    s.headers_only = end_stream;
     const bool has_hook = s.response ? script_->hasOnResponse() : script_->hasOnRequest();
     if (!has_hook) return filters::HeadersStatus::kContinue;
     s.headers = &headers;
@@ -124,12 +125,10 @@ class LuaFilter final : public filters::HttpFilter, private StreamShared {
         lua_pushnil(s.thread);
         break;
       case Wait::kBodyChunk:
+        // Every piece is a chunk, even the empty one that ends the body (as
+        // in Envoy): it is the last chunk scripts may rewrite after the loop.
         lua_settop(s.thread, 0);
-        if (data.empty() && end_stream) {
-          lua_pushnil(s.thread);
-        } else {
-          pushChunk(s.thread, s, &data, 0);
-        }
+        pushChunk(s.thread, s, &data, 0);
         break;
       case Wait::kHttpCall:
         return filters::DataStatus::kStopAndBuffer;
@@ -153,6 +152,9 @@ class LuaFilter final : public filters::HttpFilter, private StreamShared {
       return filters::DataStatus::kContinue;
     }
     // Waiting for a call (or more body): this chunk, seen by the script, stays here.
+    // The chain moves it into the held body, where a last chunk the script
+    // still has lives on.
+    if (s.chunk == &data) s.chunk = &held(s);
     if (!s.stopped) s.held_consumed = data.size();
     s.stopped = true;
     return filters::DataStatus::kStopAndBuffer;
@@ -243,10 +245,15 @@ class LuaFilter final : public filters::HttpFilter, private StreamShared {
       const int rc = lua_resume(s.thread, nargs);
       in_lua = false;
       if (s.chunk != nullptr) {
-        // A chunk lives until the next one is asked for or the script waits.
+        // A chunk lives until the next one is asked for or the script waits;
+        // the last chunk of the body until the script ends (it is held here
+        // while the script waits for a call).
         if (s.stopped && s.chunk == &held(s)) s.held_consumed = s.chunk->size();
-        s.chunk = nullptr;
-        ++s.chunk_epoch;
+        const bool last_chunk_kept = rc == LUA_YIELD && s.wait == Wait::kHttpCall && complete(s);
+        if (!last_chunk_kept) {
+          s.chunk = nullptr;
+          ++s.chunk_epoch;
+        }
       }
       if (rc == LUA_YIELD) {
         if (s.wait == Wait::kHttpCall && s.call_result) {

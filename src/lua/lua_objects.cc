@@ -569,9 +569,31 @@ void pushHeaders(lua_State* L, const StreamSide& side, HeadersVariant variant) {
   }
 }
 
+namespace {
+
+// A response to HEAD, or a 1xx, 204 or 304, has no body on the wire whatever
+// a script sets (bytes sent after it would corrupt the connection).
+bool mayCarryBody(const StreamSide& side) {
+  if (!side.response) return true;
+  const filters::HeaderMap* request = side.shared->callbacks->requestHeaders();
+  const std::string* method = request != nullptr ? request->getFirst(":method") : nullptr;
+  if (method != nullptr && *method == "HEAD") return false;
+  const std::string* status = side.headers->getFirst(":status");
+  if (status == nullptr) return true;
+  return !(*status == "204" || *status == "304" || (status->size() == 3 && status->front() == '1'));
+}
+
+}  // namespace
+
 void pushBody(lua_State* L, StreamSide& side, bool always_wrap) {
   const bool has_body = side.body != nullptr && (side.saw_body || !side.body->empty());
-  if (has_body) {
+  // body(true) without a body while the headers are still held here wraps the
+  // (empty) held body, so setBytes() gives the message one, with its
+  // content-length, as Envoy's always_wrap buffer does; the chain sends what
+  // this filter holds after the headers.
+  const bool wrap_held =
+      always_wrap && !has_body && side.body != nullptr && side.headers != nullptr && mayCarryBody(side);
+  if (has_body || wrap_held) {
     side.shared->script->pushStreamObject(L, ObjectKind::kBuffer, side.ref, side.body_epoch, kBufferBody);
   } else if (always_wrap) {
     side.empty_body.clear();

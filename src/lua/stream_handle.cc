@@ -62,24 +62,28 @@ int bodyChunksNext(lua_State* L) {
   auto* o = static_cast<StreamObject*>(lua_touserdata(L, lua_upvalueindex(3)));
   StreamSide& s = sideOf(L, *o);
   StreamShared& shared = *s.shared;
-  if (s.chunk != nullptr) {
-    // The previous chunk is done with; if it was held here, the script has now seen all of it.
-    if (s.stopped && s.chunk == &shared.held(s)) s.held_consumed = s.chunk->size();
+  // The previous chunk is done with; if it was held here, the script has now seen all of it.
+  if (s.stopped && s.chunk != nullptr && s.chunk == &shared.held(s)) s.held_consumed = s.chunk->size();
+  auto retire = [&s] {
     s.chunk = nullptr;
     ++s.chunk_epoch;
-  }
+  };
   if (s.stopped) {
     // Data that arrived while the script waited for something else.
     std::string& held = shared.held(s);
     if (held.size() > s.held_consumed) {
+      retire();
       pushChunk(L, s, &held, s.held_consumed);
       return 1;
     }
   }
   if (shared.complete(s)) {
+    // The end: the last chunk stays valid for the rest of the script (Envoy
+    // scripts rewrite it after the loop).
     lua_pushnil(L);
     return 1;
   }
+  retire();
   checkOwnThread(L, s, "bodyChunks()");
   s.wait = Wait::kBodyChunk;
   return lua_yield(L, 0);
@@ -87,6 +91,14 @@ int bodyChunksNext(lua_State* L) {
 
 int handleBodyChunks(lua_State* L) {
   StreamSide& s = handleSide(L);
+  if (s.response && !s.streaming && s.headers != nullptr && !s.headers_only) {
+    // The headers leave before the body, whose length a script rewriting
+    // chunks can change: a content-length sent now could turn out wrong, so
+    // the proxy frames the response itself (chunked) instead. Requests keep
+    // theirs, as in Envoy (some upstreams refuse chunked requests with 411);
+    // a rewrite that changes a request's length then gets a 500.
+    s.headers->remove("content-length");
+  }
   s.streaming = true;
   lua_pushvalue(L, lua_upvalueindex(1));
   lua_pushvalue(L, lua_upvalueindex(2));

@@ -68,6 +68,7 @@ struct StreamSide {
   bool end_seen = false;                   // the end of this direction reached this filter
   bool streaming = false;                  // bodyChunks() started: data passes through chunk by chunk
   bool saw_body = false;                   // body bytes reached this filter (else body() is nil)
+  bool headers_only = false;               // the headers came with end_stream: no body follows
 
   // The whole held body (body()); `body_epoch` changes when it stops being held.
   std::string* body = nullptr;
@@ -75,7 +76,10 @@ struct StreamSide {
   std::string empty_body;  // what body(true) wraps when there is no body
 
   // The chunk bodyChunks() handed out: valid until the script asks for the
-  // next one or yields. Chunks may be the unseen tail of the held body.
+  // next one or yields. Chunks may be the unseen tail of the held body. The
+  // last chunk (the one that ends the body, possibly empty) stays valid after
+  // the loop until the script finishes, as in Envoy (`last:setBytes()` after
+  // the loop); if the script waits for a call meanwhile, it is held here.
   std::string* chunk = nullptr;
   size_t chunk_offset = 0;
   uint32_t chunk_epoch = 1;

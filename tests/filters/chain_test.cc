@@ -353,5 +353,17 @@ TEST_F(ChainTest, ABodyAddedWhileStoppedFollowsTheHeadersOnContinue) {
   EXPECT_EQ(log, (Log{"out:resh", "out:resd[x](end)"}));
 }
 
+TEST_F(ChainTest, ABodyAddedWhileStoppedAfterTheHeadersFollowsThemOnContinue) {
+  auto& a = add("a");
+  a.req_headers = [](HeaderMap&) { return HeadersStatus::kStop; };
+  add("b");
+  auto& c = build();
+  c.requestHeaders(headers(), true);
+  log.clear();
+  a.callbacks->heldRequestBody() = "late";
+  a.callbacks->continueRequest();
+  EXPECT_EQ(log, (Log{"b:reqh", "out:reqh", "b:reqd[late](end)", "out:reqd[late](end)"}));
+}
+
 }  // namespace
 }  // namespace pier::filters

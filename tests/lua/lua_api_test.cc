@@ -576,6 +576,42 @@ TEST_F(LuaCryptoTest, KeyArgumentMustBeAKey) {
   EXPECT_NE(h->global("err").find("importPublicKey"), std::string::npos);
 }
 
+TEST_F(LuaCryptoTest, GetOfImportedKeyVerifies) {
+  const std::string data = "the message";
+  auto h = run(R"(
+    local key = h:importPublicKey(der, string.len(der)):get()
+    ok, err = h:verifySignature('SHA256', key, sig, string.len(sig), data, string.len(data))
+    ok = tostring(ok) err = tostring(err))",
+               keys_->publicDer(), keys_->sign(data, EVP_sha256()), data);
+  EXPECT_EQ(h->global("ok"), "true");
+  EXPECT_EQ(h->global("err"), "nil");
+}
+
+TEST_F(LuaCryptoTest, GetOfImportedKeyRejectsTamperedData) {
+  auto h = run(R"(
+    local key = h:importPublicKey(der, string.len(der)):get()
+    ok, err = h:verifySignature('SHA256', key, sig, string.len(sig), data, string.len(data))
+    ok = tostring(ok) err = tostring(err))",
+               keys_->publicDer(), keys_->sign("a", EVP_sha256()), "b");
+  EXPECT_EQ(h->global("ok"), "false");
+  EXPECT_EQ(h->global("err").rfind("Failed to verify digest.", 0), 0u) << h->global("err");
+}
+
+TEST_F(LuaCryptoTest, GetOfGarbageKeyIsNil) {
+  auto h = run("result = tostring(h:importPublicKey(der, string.len(der)):get())",
+               std::string("\x30\x03\x02\x01\x00", 5), "", "");
+  EXPECT_EQ(h->global("result"), "nil");
+}
+
+TEST_F(LuaCryptoTest, GetNeedsAKeyAsSelf) {
+  auto h =
+      run("local key = h:importPublicKey(der, string.len(der)) ok, err = pcall(key.get, {}) "
+          "err = tostring(err)",
+          keys_->publicDer(), "", "");
+  EXPECT_EQ(h->global("ok"), "false");
+  EXPECT_NE(h->global("err").find("public key"), std::string::npos) << h->global("err");
+}
+
 // --- sandbox ----------------------------------------------------------------------------------------
 
 TEST(LuaSandboxTest, SandboxWithholdsIoOsExecuteAndRequire) {

@@ -205,6 +205,99 @@ TEST_F(LuaChainTest, ResponseBodyRewritten) {
   EXPECT_EQ(log(), "reqh(end) resh resd[<hi>](end) ");
 }
 
+TEST_F(LuaChainTest, AlwaysWrappedBodyGivesBodylessRequestABody) {
+  build("function envoy_on_request(h) h:body(true):setBytes('made up') end");
+  chain_->requestHeaders(requestHeaders(), true);
+  EXPECT_EQ(log(), "reqh reqd[made up](end) ");
+  EXPECT_EQ(sink_.request_headers.get("content-length"), "7");
+}
+
+TEST_F(LuaChainTest, AlwaysWrappedBodyCannotGiveAResponseToHeadABody) {
+  build("function envoy_on_response(h) h:body(true):setBytes('abc') end");
+  auto request = requestHeaders();
+  request.replace(":method", "HEAD");
+  chain_->requestHeaders(std::move(request), true);
+  chain_->responseHeaders(responseHeaders({{"content-length", "10"}}), true);
+  EXPECT_EQ(log(), "reqh(end) resh(end) ");
+  EXPECT_EQ(sink_.response_headers.get("content-length"), "10");
+}
+
+TEST_F(LuaChainTest, AlwaysWrappedBodyCannotGiveA304ABody) {
+  build("function envoy_on_response(h) h:body(true):setBytes('abc') end");
+  chain_->requestHeaders(requestHeaders(), true);
+  auto response = responseHeaders();
+  response.replace(":status", "304");
+  chain_->responseHeaders(std::move(response), true);
+  EXPECT_EQ(log(), "reqh(end) resh(end) ");
+}
+
+TEST_F(LuaChainTest, AlwaysWrappedBodyGivesBodylessResponseABody) {
+  build("function envoy_on_response(h) h:body(true):setBytes('abc') end");
+  chain_->requestHeaders(requestHeaders(), true);
+  chain_->responseHeaders(responseHeaders(), true);
+  EXPECT_EQ(log(), "reqh(end) resh resd[abc](end) ");
+  EXPECT_EQ(sink_.response_headers.get("content-length"), "3");
+}
+
+TEST_F(LuaChainTest, AlwaysWrappedBodyAfterCallGivesBodylessRequestABody) {
+  build(R"(
+    function envoy_on_request(h)
+      h:httpCall('auth', {[':method']='GET', [':path']='/', [':authority']='a'}, nil, 100)
+      h:body(true):setBytes('made up')
+    end)");
+  chain_->requestHeaders(requestHeaders(), true);
+  EXPECT_EQ(log(), "");
+  sink_.answer(0, 200);
+  EXPECT_EQ(log(), "reqh reqd[made up](end) ");
+  EXPECT_EQ(sink_.request_headers.get("content-length"), "7");
+}
+
+TEST_F(LuaChainTest, BodyChunksSendTheHeadersWithoutContentLength) {
+  build("function envoy_on_response(h) for c in h:bodyChunks() do c:setBytes('++') end end");
+  chain_->requestHeaders(requestHeaders(), true);
+  chain_->responseHeaders(responseHeaders({{"content-length", "3"}}), false);
+  chain_->responseData("abc", true);
+  EXPECT_EQ(log(), "reqh(end) resh resd[++](end) ");
+  EXPECT_EQ(sink_.response_headers.get("content-length"), std::nullopt);
+}
+
+TEST_F(LuaChainTest, LastChunkRewrittenAfterTheLoopReachesTheClient) {
+  build(R"(
+    function envoy_on_response(h)
+      local last
+      for chunk in h:bodyChunks() do
+        chunk:setBytes('')
+        last = chunk
+      end
+      last:setBytes('<replaced>')
+    end)");
+  chain_->requestHeaders(requestHeaders(), true);
+  chain_->responseHeaders(responseHeaders(), false);
+  chain_->responseData("abc", false);
+  chain_->responseData("", true);
+  EXPECT_EQ(log(), "reqh(end) resh resd[] resd[<replaced>](end) ");
+}
+
+TEST_F(LuaChainTest, LastChunkIsHeldWhileTheScriptWaitsForACallAfterTheLoop) {
+  build(R"(
+    function envoy_on_response(h)
+      local last
+      for chunk in h:bodyChunks() do
+        chunk:setBytes('')
+        last = chunk
+      end
+      local r = h:httpCall('auth', {[':method']='GET', [':path']='/', [':authority']='a'}, nil, 100)
+      last:setBytes('<' .. r[':status'] .. '>')
+    end)");
+  chain_->requestHeaders(requestHeaders(), true);
+  chain_->responseHeaders(responseHeaders(), false);
+  chain_->responseData("abc", false);
+  chain_->responseData("def", true);
+  EXPECT_EQ(log(), "reqh(end) resh resd[] ");
+  sink_.answer(0, 200);
+  EXPECT_EQ(log(), "reqh(end) resh resd[] resd[<200>](end) ");
+}
+
 TEST_F(LuaChainTest, DestroyingChainDuringCallCancelsIt) {
   build(R"(
     function envoy_on_request(h)

@@ -301,15 +301,45 @@ TEST(LuaFilterTest, BodyOfHeadersOnlyRequestIsNil) {
 TEST(LuaFilterTest, BodyAlwaysWrapGivesEmptyBuffer) {
   Harness h(R"(
     function envoy_on_request(h)
-      local b = h:body(true)
-      h:headers():add('x-len', tostring(b:length()))
-      b:setBytes('ignored')
+      h:headers():add('x-len', tostring(h:body(true):length()))
     end)");
   ASSERT_NE(h.make(), nullptr);
   auto headers = requestHeaders();
   EXPECT_EQ(h.filter().onRequestHeaders(headers, true), HeadersStatus::kContinue);
   EXPECT_EQ(headers.get("x-len"), "0");
   EXPECT_EQ(headers.get("content-length"), std::nullopt);
+  EXPECT_EQ(h.cb.held_request, "");
+}
+
+// Envoy's always_wrap buffer is the message's body: setting bytes on it gives
+// a bodyless request a body (the chain sends what the filter holds).
+TEST(LuaFilterTest, BodyAlwaysWrapSetBytesGivesBodylessRequestABody) {
+  Harness h(R"(
+    function envoy_on_request(h)
+      n = h:body(true):setBytes('made up')
+    end)");
+  ASSERT_NE(h.make(), nullptr);
+  auto headers = requestHeaders({{"content-length", "0"}});
+  EXPECT_EQ(h.filter().onRequestHeaders(headers, true), HeadersStatus::kContinue);
+  EXPECT_EQ(h.global("n"), "7");
+  EXPECT_EQ(h.cb.held_request, "made up");
+  EXPECT_EQ(headers.count("content-length"), 1u);
+  EXPECT_EQ(headers.get("content-length"), "7");
+}
+
+TEST(LuaFilterTest, BodyAlwaysWrapSetBytesAfterACallGivesBodylessRequestABody) {
+  Harness h(R"(
+    function envoy_on_request(h)
+      h:httpCall('auth', {[':method']='GET', [':path']='/', [':authority']='a'}, nil, 100)
+      h:body(true):setBytes('after call')
+    end)");
+  ASSERT_NE(h.make(), nullptr);
+  auto headers = requestHeaders();
+  EXPECT_EQ(h.filter().onRequestHeaders(headers, true), HeadersStatus::kStop);
+  h.cb.answer(0, 200, "");
+  EXPECT_EQ(h.cb.continued_request, 1);
+  EXPECT_EQ(h.cb.held_request, "after call");
+  EXPECT_EQ(headers.get("content-length"), "10");
 }
 
 TEST(LuaFilterTest, SetBytesRewritesHeldBodyAndContentLength) {
@@ -386,6 +416,7 @@ TEST(LuaFilterTest, BodyChunksSeesEachChunkAndRewritesIt) {
   EXPECT_EQ(h.global("chunks"), "2");
 }
 
+// As in Envoy, every piece of data is a chunk, the empty one that ends the body too.
 TEST(LuaFilterTest, BodyChunksEndWithEmptyEndOfStream) {
   Harness h(kChunks);
   ASSERT_NE(h.make(), nullptr);
@@ -395,7 +426,95 @@ TEST(LuaFilterTest, BodyChunksEndWithEmptyEndOfStream) {
   h.filter().onRequestData(a, false);
   std::string end;
   EXPECT_EQ(h.filter().onRequestData(end, true), DataStatus::kContinue);
-  EXPECT_EQ(h.global("chunks"), "1");
+  EXPECT_EQ(h.global("chunks"), "2");
+  EXPECT_EQ(h.global("seen"), "[x][]");
+}
+
+// Envoy's "rewrite the body with bodyChunks" example: the last chunk stays
+// valid after the loop and rewriting it changes what goes out last.
+constexpr const char* kRewriteLast = R"(
+  function envoy_on_response(h)
+    local last
+    for chunk in h:bodyChunks() do
+      chunk:setBytes('')
+      last = chunk
+    end
+    last:setBytes('<replaced>')
+  end)";
+
+TEST(LuaFilterTest, LastChunkIsRewritableAfterTheLoopWhenItEndsTheBody) {
+  Harness h(kRewriteLast);
+  ASSERT_NE(h.make(), nullptr);
+  auto headers = responseHeaders();
+  EXPECT_EQ(h.filter().onResponseHeaders(headers, false), HeadersStatus::kContinue);
+  std::string a = "abc";
+  EXPECT_EQ(h.filter().onResponseData(a, false), DataStatus::kContinue);
+  EXPECT_EQ(a, "");
+  std::string b = "def";
+  EXPECT_EQ(h.filter().onResponseData(b, true), DataStatus::kContinue);
+  EXPECT_EQ(b, "<replaced>");
+}
+
+TEST(LuaFilterTest, LastChunkIsRewritableAfterTheLoopWhenEmpty) {
+  Harness h(kRewriteLast);
+  ASSERT_NE(h.make(), nullptr);
+  auto headers = responseHeaders();
+  h.filter().onResponseHeaders(headers, false);
+  std::string a = "abc";
+  h.filter().onResponseData(a, false);
+  std::string end;
+  EXPECT_EQ(h.filter().onResponseData(end, true), DataStatus::kContinue);
+  EXPECT_EQ(a, "");
+  EXPECT_EQ(end, "<replaced>");
+}
+
+TEST(LuaFilterTest, ChunkBeforeTheLastDiesWhenTheNextIsAskedFor) {
+  Harness h(R"(
+    function envoy_on_request(h)
+      local first
+      for chunk in h:bodyChunks() do
+        if first == nil then
+          first = chunk
+        else
+          ok, err = pcall(function() return first:length() end)
+        end
+      end
+    end)");
+  ASSERT_NE(h.make(), nullptr);
+  auto headers = requestHeaders();
+  h.filter().onRequestHeaders(headers, false);
+  std::string a = "x";
+  h.filter().onRequestData(a, false);
+  std::string b = "y";
+  h.filter().onRequestData(b, true);
+  EXPECT_EQ(h.global("ok"), "false");
+  EXPECT_NE(h.global("err").find("no longer available"), std::string::npos) << h.global("err");
+}
+
+// Requests keep their length, as in Envoy: upstreams may refuse chunked ones.
+TEST(LuaFilterTest, BodyChunksKeepsContentLengthOfRequests) {
+  Harness h(kChunks);
+  ASSERT_NE(h.make(), nullptr);
+  auto headers = requestHeaders({{"content-length", "2"}});
+  EXPECT_EQ(h.filter().onRequestHeaders(headers, false), HeadersStatus::kContinue);
+  EXPECT_EQ(headers.get("content-length"), "2");
+}
+
+TEST(LuaFilterTest, BodyChunksRemovesContentLengthOfHeldResponseHeaders) {
+  Harness h(kRewriteLast);
+  ASSERT_NE(h.make(), nullptr);
+  auto headers = responseHeaders({{"content-length", "3"}});
+  EXPECT_EQ(h.filter().onResponseHeaders(headers, false), HeadersStatus::kContinue);
+  EXPECT_EQ(headers.get("content-length"), std::nullopt);
+}
+
+TEST(LuaFilterTest, BodyChunksKeepsContentLengthOfHeadersOnlyMessages) {
+  Harness h("function envoy_on_response(h) for c in h:bodyChunks() do end end");
+  ASSERT_NE(h.make(), nullptr);
+  // A response to HEAD: content-length describes a body that is not sent.
+  auto headers = responseHeaders({{"content-length", "3"}});
+  h.filter().onResponseHeaders(headers, true);
+  EXPECT_EQ(headers.get("content-length"), "3");
 }
 
 TEST(LuaFilterTest, BodyChunksEndAtTrailers) {
