@@ -8,6 +8,7 @@ packages=(
   libyaml-cpp-dev nlohmann-json3-dev libspdlog-dev libfmt-dev libcli11-dev libre2-dev libssl-dev libluajit2-5.1-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   python3 python3-pytest python3-yaml curl wrk nginx-light libnginx-mod-stream libnginx-mod-http-lua haproxy iproute2 procps strace linux-perf
+  arping ndisc6 keepalived tcpdump
 )
 
 missing=()
@@ -24,9 +25,10 @@ if ((${#missing[@]})); then
   apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
-# Debian starts nginx and haproxy as services when installed; pier's tests and
-# benchmarks run their own instances, so the system ones must not hold ports.
-for svc in nginx haproxy; do
+# Debian starts nginx, haproxy and keepalived as services when installed;
+# pier's tests and benchmarks run their own instances, so the system ones must
+# not hold ports or virtual IPs.
+for svc in nginx haproxy keepalived; do
   if command -v systemctl >/dev/null && systemctl is-active --quiet "$svc" 2>/dev/null; then
     systemctl stop "$svc" || true
   fi
