@@ -36,6 +36,7 @@ class HeaderMap {
   size_t size() const { return entries_.size(); }
   bool empty() const { return entries_.empty(); }
   void clear() { entries_.clear(); }
+  void reserve(size_t n) { entries_.reserve(n); }
   // Bumped on every change; iteration wrappers use it to detect edits.
   uint64_t version() const { return version_; }
 

@@ -61,7 +61,8 @@ int up(const LabOptions& options) {
     return 1;
   }
   if (auto st = lab.build(); !st) {
-    std::fprintf(stderr, "pier lab up: %s\n(the half-built lab is left for inspection: pier lab down removes it)\n",
+    std::fprintf(stderr,
+                 "pier lab up: %s\n(the half-built lab is left for inspection: pier lab down removes it)\n",
                  st.error().c_str());
     return 1;
   }
@@ -84,8 +85,9 @@ int up(const LabOptions& options) {
                 label->c_str(), std::string(kVip4).c_str(),
                 owner ? fmt::format("{} ({})", nodeMac(*owner), nodeName(*owner)).c_str() : "?");
   }
-  std::printf("lab is up. Try:\n  ip netns exec %s curl http://%s/\n  pier lab demo\n  pier lab down\n",
-              clientNs().c_str(), std::string(options.vip ? kVip4 : std::string_view("10.77.0.11")).c_str());
+  std::printf("lab is up. Try:\n  ip netns exec %s curl http://%s/\n  %s lab demo\n  %s lab down\n",
+              clientNs().c_str(), options.vip ? std::string(kVip4).c_str() : nodeIpv4(1).c_str(),
+              options.binary.c_str(), options.binary.c_str());
   return 0;
 }
 
@@ -196,8 +198,8 @@ int probe(const ProbeCliOptions& o) {
     }
     auto key = transitionKey(r);
     if (key != last_key) {
-      std::printf("+%.6fs %-10s %-14s (after %llu %s)\n", static_cast<double>(r.end_ns - t0) / 1e9, key.c_str(),
-                  r.detail.c_str(), static_cast<unsigned long long>(since_change),
+      std::printf("+%.6fs %-10s %-14s (after %llu %s)\n", static_cast<double>(r.end_ns - t0) / 1e9,
+                  key.c_str(), r.detail.c_str(), static_cast<unsigned long long>(since_change),
                   last_key.empty() ? "-" : last_key.c_str());
       std::fflush(stdout);
       last_key = key;

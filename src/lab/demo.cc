@@ -35,10 +35,11 @@ class BackgroundProbe {
     po.timeout = timeout;
     thread_ = std::thread([this, po] {
       Status st = enterNetns(clientNs());
-      if (st) st = Prober(po).run(stop_fd_, 0, [this](const ProbeResult& r) {
-        std::lock_guard lock(mu_);
-        results_.push_back(r);
-      });
+      if (st)
+        st = Prober(po).run(stop_fd_, 0, [this](const ProbeResult& r) {
+          std::lock_guard lock(mu_);
+          results_.push_back(r);
+        });
       std::lock_guard lock(mu_);
       status_ = st;
     });
@@ -187,8 +188,9 @@ int demo(const DemoOptions& o) {
 
   auto url = parseUrl(url4);
   BackgroundProbe probe(*url, std::chrono::microseconds(2000), Millis(100));
-  std::printf("\n== 2. From now on the client sends GET %s every 2 ms (new connection each, 100 ms timeout)\n",
-              url4.c_str());
+  std::printf(
+      "\n== 2. From now on the client sends GET %s every 2 ms (new connection each, 100 ms timeout)\n",
+      url4.c_str());
   int64_t t_start = monotonicNs();
   sleepFor(Millis(1000));
   std::printf("   first second: %s\n", joinCounts(countByDetail(probe.since(t_start))).c_str());
@@ -211,14 +213,16 @@ int demo(const DemoOptions& o) {
     std::printf("   no request succeeded through another node within 10 s (%llu failed)\n",
                 static_cast<unsigned long long>(hard.failed));
   } else {
-    std::printf("   +%s first request served through %s; %llu requests failed meanwhile\n", ms(*to_new).c_str(),
-                nodeName(*hard.new_node).c_str(), static_cast<unsigned long long>(hard.failed));
+    std::printf("   +%s first request served through %s; %llu requests failed meanwhile\n",
+                ms(*to_new).c_str(), nodeName(*hard.new_node).c_str(),
+                static_cast<unsigned long long>(hard.failed));
   }
   std::printf("   ip neigh (client): %s%s\n", describeOwner(lab, kVip4).c_str(),
               flip ? fmt::format(" (changed within {})", ms(*flip)).c_str() : " (did not change)");
-  summary.push_back({"kill -9 owner", fmt::format("{} -> {}", nodeName(victim),
-                                                  hard.new_node ? nodeName(*hard.new_node) : "?"),
-                     to_new ? ms(*to_new) : "none in 10 s", hard.failed, ms(hard.longest_gap_ns)});
+  summary.push_back(
+      {"kill -9 owner",
+       fmt::format("{} -> {}", nodeName(victim), hard.new_node ? nodeName(*hard.new_node) : "?"),
+       to_new ? ms(*to_new) : "none in 10 s", hard.failed, ms(hard.longest_gap_ns)});
   int current = hard.new_node ? *hard.new_node : victim;
 
   // 4. The dead node comes back.
@@ -239,8 +243,8 @@ int demo(const DemoOptions& o) {
   auto back = analyzeFault(probe.results(), t_restart, monotonicNs(), current);
   if (back.new_node) {
     std::printf("   the VIP moved from %s to %s (+%s after the restart), %llu requests failed\n",
-                nodeName(current).c_str(), nodeName(*back.new_node).c_str(), ms(*back.to_new_owner_ns).c_str(),
-                static_cast<unsigned long long>(back.failed));
+                nodeName(current).c_str(), nodeName(*back.new_node).c_str(),
+                ms(*back.to_new_owner_ns).c_str(), static_cast<unsigned long long>(back.failed));
   } else {
     std::printf("   the VIP stayed on %s: %llu requests, %llu failed\n", nodeName(current).c_str(),
                 static_cast<unsigned long long>(back.ok + back.failed),
@@ -276,9 +280,10 @@ int demo(const DemoOptions& o) {
                 static_cast<unsigned long long>(soft.failed));
   }
   std::printf("   ip neigh (client): %s\n", describeOwner(lab, kVip4).c_str());
-  summary.push_back({"SIGTERM owner", fmt::format("{} -> {}", nodeName(current),
-                                                  soft.new_node ? nodeName(*soft.new_node) : "?"),
-                     to_next ? ms(*to_next) : "none in 10 s", soft.failed, ms(soft.longest_gap_ns)});
+  summary.push_back(
+      {"SIGTERM owner",
+       fmt::format("{} -> {}", nodeName(current), soft.new_node ? nodeName(*soft.new_node) : "?"),
+       to_next ? ms(*to_next) : "none in 10 s", soft.failed, ms(soft.longest_gap_ns)});
   auto restarted = lab.start(lab.node(current));
   if (restarted) (void)lab.waitReady(lab.node(current), kStartTimeout);
   std::printf("   %s restarted\n", nodeName(current).c_str());
@@ -288,11 +293,11 @@ int demo(const DemoOptions& o) {
   for (const auto& r : all) (r.ok ? total_ok : total_failed)++;
   std::printf("\n== Summary (heartbeat %s, dead after %d missed; requests every 2 ms from the client)\n",
               formatDuration(hb).c_str(), lab.options().dead_after_missed);
-  std::printf("   %-18s %-18s %-28s %-16s %s\n", "event", "VIP", "until a request succeeded", "failed requests",
-              "longest gap");
+  std::printf("   %-18s %-18s %-28s %-16s %s\n", "event", "VIP", "until a request succeeded",
+              "failed requests", "longest gap");
   for (const auto& row : summary) {
-    std::printf("   %-18s %-18s %-28s %-16llu %s\n", row.event.c_str(), row.moved.c_str(), row.to_new_owner.c_str(),
-                static_cast<unsigned long long>(row.failed), row.gap.c_str());
+    std::printf("   %-18s %-18s %-28s %-16llu %s\n", row.event.c_str(), row.moved.c_str(),
+                row.to_new_owner.c_str(), static_cast<unsigned long long>(row.failed), row.gap.c_str());
   }
   std::printf("   %llu requests in all, %llu failed. The lab stays up: pier lab down removes it.\n",
               static_cast<unsigned long long>(total_ok + total_failed),

@@ -95,8 +95,8 @@ bool toSockaddr(const Url& url, sockaddr_storage& out, socklen_t& len) {
 
 std::string requestFor(const Url& url) {
   std::string host = url.ipv6 ? "[" + url.host + "]" : url.host;
-  return fmt::format("GET {} HTTP/1.1\r\nHost: {}\r\nUser-Agent: pier-lab\r\nConnection: close\r\n\r\n", url.path,
-                     host);
+  return fmt::format("GET {} HTTP/1.1\r\nHost: {}\r\nUser-Agent: pier-lab\r\nConnection: close\r\n\r\n",
+                     url.path, host);
 }
 
 ParsedResponse parseResponse(std::string_view data, bool eof) {
@@ -122,7 +122,8 @@ ParsedResponse parseResponse(std::string_view data, bool eof) {
     return r;
   }
   std::optional<size_t> length;
-  std::string_view fields = line_end == std::string_view::npos ? std::string_view{} : head.substr(line_end + 2);
+  std::string_view fields =
+      line_end == std::string_view::npos ? std::string_view{} : head.substr(line_end + 2);
   while (!fields.empty()) {
     auto nl = fields.find("\r\n");
     std::string_view line = fields.substr(0, nl);

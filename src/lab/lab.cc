@@ -130,8 +130,8 @@ Status Lab::build() {
 
 Result<pid_t> Lab::start(const LabProcess& process) {
   if (auto pid = pidOf(process.name)) return *pid;
-  std::vector<std::string> argv = {"ip",          "netns", "exec", process.ns, options_.binary, "run",
-                                   "--config", runPath(process.name + ".yaml")};
+  std::vector<std::string> argv = {
+      "ip", "netns", "exec", process.ns, options_.binary, "run", "--config", runPath(process.name + ".yaml")};
   auto pid = spawnDetached(argv, runPath(process.name + ".log"));
   if (!pid) return pid;
   // Until the daemon has exec'd, its command line is still ours: wait for it,
@@ -149,8 +149,9 @@ Status Lab::waitReady(const LabProcess& process, Millis timeout) {
   auto deadline = Clock::now() + timeout;
   auto url = parseUrl(fmt::format("http://127.0.0.1:{}/ready", kAdminPort));
   std::string last = "no answer";
+  auto pid = readPidFile(pidPath(process.name));
   for (;;) {
-    if (!pidOf(process.name)) {
+    if (!pid || !isRunning(*pid)) {
       return Error{fmt::format("{} exited; its log ({}):\n{}", process.name, runPath(process.name + ".log"),
                                logTail(process.name, 15))};
     }
@@ -163,8 +164,8 @@ Status Lab::waitReady(const LabProcess& process, Millis timeout) {
     if (!st) return st;
     if (ready) return {};
     if (Clock::now() >= deadline) {
-      return Error{fmt::format("{} not ready after {} ms ({}); its log:\n{}", process.name, timeout.count(), last,
-                               logTail(process.name, 15))};
+      return Error{fmt::format("{} not ready after {} ms ({}); its log:\n{}", process.name, timeout.count(),
+                               last, logTail(process.name, 15))};
     }
     std::this_thread::sleep_for(kPollEvery);
   }
@@ -233,7 +234,8 @@ Result<std::string> Lab::waitVipServes(std::string_view url, Millis timeout) con
     auto r = clientGet(std::string(url), Millis(300));
     if (r && r->status == 200) return labelFromBody(r->body);
     last = r ? fmt::format("status {}", r->status) : r.error();
-    if (Clock::now() >= deadline) return Error{fmt::format("{} does not answer from the client: {}", url, last)};
+    if (Clock::now() >= deadline)
+      return Error{fmt::format("{} does not answer from the client: {}", url, last)};
     std::this_thread::sleep_for(Millis(50));
   }
 }

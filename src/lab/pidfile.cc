@@ -35,14 +35,18 @@ bool cmdlineIsLab(std::string_view cmdline, std::string_view run_dir) {
   return false;
 }
 
-bool isLabProcess(pid_t pid, std::string_view run_dir) {
+bool isRunning(pid_t pid) {
   auto stat = readFile(fmt::format("/proc/{}/stat", pid));
   if (!stat) return false;
   // The state follows the last ')' (the command name may contain one).
   auto close = stat->rfind(')');
   if (close == std::string::npos || close + 2 >= stat->size()) return false;
   char state = (*stat)[close + 2];
-  if (state == 'Z' || state == 'X') return false;
+  return state != 'Z' && state != 'X';
+}
+
+bool isLabProcess(pid_t pid, std::string_view run_dir) {
+  if (!isRunning(pid)) return false;
   auto cmdline = readFile(fmt::format("/proc/{}/cmdline", pid));
   return cmdline && cmdlineIsLab(*cmdline, run_dir);
 }
@@ -61,7 +65,8 @@ std::vector<std::string> pidFilesIn(const std::string& dir) {
   if (d == nullptr) return out;
   while (dirent* e = readdir(d)) {
     std::string_view name = e->d_name;
-    if (name.size() > 4 && name.substr(name.size() - 4) == ".pid") out.push_back(dir + "/" + std::string(name));
+    if (name.size() > 4 && name.substr(name.size() - 4) == ".pid")
+      out.push_back(dir + "/" + std::string(name));
   }
   closedir(d);
   std::sort(out.begin(), out.end());

@@ -20,7 +20,12 @@ std::optional<pid_t> parsePidFile(std::string_view text);
 // (an argument starting with "<run dir>/").
 bool cmdlineIsLab(std::string_view cmdline, std::string_view run_dir);
 
-// The process is running (not a zombie) and its command line is the lab's.
+// The process exists and is not a zombie.
+bool isRunning(pid_t pid);
+
+// The process is running and its command line is the lab's. (While a process
+// execs, its command line may read empty for a moment: use isRunning to tell
+// whether a process the lab just started is still there.)
 bool isLabProcess(pid_t pid, std::string_view run_dir);
 
 Status writePidFile(const std::string& path, pid_t pid);

@@ -80,7 +80,7 @@ std::optional<int> nodeOfLabel(std::string_view label);
 std::string runPath(std::string_view file);
 std::string keyPath();
 std::string statePath();
-std::string nodeName(int node);  // "node2": also the stem of its .yaml, .log and .pid
+std::string nodeName(int node);          // "node2": also the stem of its .yaml, .log and .pid
 std::string podName(int node, int pod);  // "node2-pod1"
 
 // Every process the lab runs, with its namespace: pods first, then nodes.

@@ -60,13 +60,15 @@ int64_t monotonicNs() {
 }
 
 std::string labelFromBody(std::string_view body) {
-  while (!body.empty() && (body.back() == '\n' || body.back() == '\r' || body.back() == ' ')) body.remove_suffix(1);
+  while (!body.empty() && (body.back() == '\n' || body.back() == '\r' || body.back() == ' '))
+    body.remove_suffix(1);
   if (body.substr(0, 4) == "pod ") body.remove_prefix(4);
   return std::string(body);
 }
 
 std::string formatRaw(const ProbeResult& r) {
-  return fmt::format("{} {} {} {}", r.start_ns, r.end_ns, r.ok ? "ok" : "fail", r.detail.empty() ? "-" : r.detail);
+  return fmt::format("{} {} {} {}", r.start_ns, r.end_ns, r.ok ? "ok" : "fail",
+                     r.detail.empty() ? "-" : r.detail);
 }
 
 std::string transitionKey(const ProbeResult& r) {

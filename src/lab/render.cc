@@ -58,7 +58,8 @@ std::optional<std::chrono::microseconds> parseDuration(std::string_view text) {
   }
   double v = 0;
   auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
-  if (text.empty() || ec != std::errc() || end != text.data() + text.size() || !(v > 0) || v * scale > 3.6e9) {
+  if (text.empty() || ec != std::errc() || end != text.data() + text.size() || !(v > 0) ||
+      v * scale > 3.6e9) {
     return std::nullopt;
   }
   auto us = static_cast<int64_t>(v * scale + 0.5);
@@ -127,7 +128,8 @@ std::string renderPodConfig(int node, int pod) {
 
 std::string renderState(const LabOptions& options) {
   return fmt::format("nodes={}\nbinary={}\nheartbeat_ms={}\ndead_after_missed={}\nvip={}\n", options.nodes,
-                     options.binary, options.heartbeat.count(), options.dead_after_missed, options.vip ? 1 : 0);
+                     options.binary, options.heartbeat.count(), options.dead_after_missed,
+                     options.vip ? 1 : 0);
 }
 
 Result<LabOptions> parseState(std::string_view text) {

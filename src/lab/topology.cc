@@ -23,7 +23,8 @@ class Builder {
   // A host on the LAN: eth0 with a fixed MAC, its peer a port of the switch.
   void lanHost(const std::string& ns, const std::string& mac, const std::string& port, const std::string& v4,
                const std::string& v6) {
-    ip(ns, {"link", "add", "eth0", "address", mac, "type", "veth", "peer", "name", port, "netns", switchNs()});
+    ip(ns,
+       {"link", "add", "eth0", "address", mac, "type", "veth", "peer", "name", port, "netns", switchNs()});
     ip(switchNs(), {"link", "set", port, "master", "br0", "up"});
     ip(ns, {"addr", "add", v4 + std::string(kLanPrefix4), "dev", "eth0"});
     ip(ns, {"addr", "add", v6 + std::string(kLanPrefix6), "dev", "eth0", "nodad"});

@@ -77,6 +77,7 @@ bool HttpConnection::startFilters() {
   }
   const auto& lc = *listener_->config;
   filters::HeaderMap headers;
+  headers.reserve(head_.headers.size() + 4);
   if (!head_.host.empty()) headers.add(":authority", head_.host);
   headers.add(":method", head_.method);
   headers.add(":path", head_.target);
@@ -231,6 +232,7 @@ void HttpConnection::onRequestTrailersOut(filters::HeaderMap& trailers) {
 
 void HttpConnection::startFilteredResponse() {
   filters::HeaderMap headers;
+  headers.reserve(resp_head_.headers.size() + 2);
   headers.add(":status", std::to_string(resp_head_.status));
   for (const auto& h : resp_head_.headers) {
     if (http::iequals(h.name, "transfer-encoding")) continue;
