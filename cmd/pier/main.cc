@@ -65,7 +65,8 @@ int main(int argc, char** argv) {
   };
   auto* lab_up = lab->add_subcommand("up", "Build the lab (removing any previous one) and start every pier");
   add_lab_options(lab_up);
-  lab_up->add_flag("--no-vip", lab_no_vip, "Nodes without virtual_ips, listening on 0.0.0.0:80 (for keepalived)");
+  lab_up->add_flag("--no-vip", lab_no_vip,
+                   "Nodes without virtual_ips, listening on 0.0.0.0:80 (for keepalived)");
   auto* lab_demo = lab->add_subcommand("demo", "Kill the VIP's owner and more; show what the client sees");
   add_lab_options(lab_demo);
   lab_demo->add_flag("--rebuild", lab_rebuild, "Build a new lab even if one is up");
@@ -109,8 +110,9 @@ int main(int argc, char** argv) {
     if (lab_status->parsed()) return pier::lab::status();
     if (lab_start->parsed()) return pier::lab::startNode(lab_node);
     if (lab_demo->parsed()) {
-      bool changed = lab_demo->count("--nodes") + lab_demo->count("--binary") + lab_demo->count("--heartbeat") +
-                         lab_demo->count("--dead-after") > 0;
+      size_t given = lab_demo->count("--nodes") + lab_demo->count("--binary") +
+                     lab_demo->count("--heartbeat") + lab_demo->count("--dead-after");
+      bool changed = given > 0;
       return pier::lab::demo({lab_options, lab_rebuild || changed});
     }
     probe_options.interval = *interval;

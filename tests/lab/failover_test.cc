@@ -15,7 +15,7 @@ ProbeResult ok(int64_t end_ms, const char* label) { return {end_ms * kMs - kMs, 
 ProbeResult fail(int64_t end_ms) { return {end_ms * kMs - kMs, end_ms * kMs, false, "refused"}; }
 
 TEST(LabFailoverTest, TimeToNewOwnerIsFromTheFaultToTheFirstSuccessElsewhere) {
-  std::vector<ProbeResult> rs = {ok(90, "node2-pod1"), ok(100, "node2-pod2"), fail(105), fail(110),
+  std::vector<ProbeResult> rs = {ok(90, "node2-pod1"),  ok(100, "node2-pod2"), fail(105), fail(110),
                                  ok(112, "node2-pod1"),  // still the old owner: not the failover
                                  ok(400, "node3-pod1"), ok(402, "node3-pod2")};
   auto out = analyzeFault(rs, 101 * kMs, 500 * kMs, 2);
@@ -43,7 +43,8 @@ TEST(LabFailoverTest, NoSuccessMeansTheGapRunsToTheWindowEnd) {
 }
 
 TEST(LabFailoverTest, OrderOfResultsDoesNotMatter) {
-  std::vector<ProbeResult> rs = {ok(400, "node3-pod1"), fail(110), ok(100, "node2-pod2"), ok(300, "node1-pod1")};
+  std::vector<ProbeResult> rs = {ok(400, "node3-pod1"), fail(110), ok(100, "node2-pod2"),
+                                 ok(300, "node1-pod1")};
   auto out = analyzeFault(rs, 101 * kMs, 500 * kMs, 2);
   EXPECT_EQ(out.new_node, 1);
   EXPECT_EQ(*out.to_new_owner_ns, 199 * kMs);

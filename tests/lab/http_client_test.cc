@@ -28,8 +28,9 @@ TEST(LabUrlTest, ParsesBracketedIpv6WithPortAndPath) {
 }
 
 TEST(LabUrlTest, RejectsNamesSchemesAndBadPorts) {
-  for (const char* bad : {"https://10.0.0.1/", "http://example.com/", "http://[fd77::1/", "http://10.0.0.1:0/",
-                          "http://10.0.0.1:70000/", "http://10.0.0.1:8x/", "10.0.0.1"}) {
+  for (const char* bad :
+       {"https://10.0.0.1/", "http://example.com/", "http://[fd77::1/", "http://10.0.0.1:0/",
+        "http://10.0.0.1:70000/", "http://10.0.0.1:8x/", "10.0.0.1"}) {
     EXPECT_FALSE(parseUrl(bad)) << bad;
   }
 }
@@ -50,7 +51,8 @@ TEST(LabResponseTest, CompleteWhenContentLengthBytesArrived) {
 }
 
 TEST(LabResponseTest, IncompleteUntilTheBodyIsIn) {
-  EXPECT_EQ(parseResponse("HTTP/1.1 200 OK\r\ncontent-length: 15\r\n\r\npod", false).state, State::kIncomplete);
+  EXPECT_EQ(parseResponse("HTTP/1.1 200 OK\r\ncontent-length: 15\r\n\r\npod", false).state,
+            State::kIncomplete);
   EXPECT_EQ(parseResponse("HTTP/1.1 200 OK\r\nContent-Len", false).state, State::kIncomplete);
 }
 

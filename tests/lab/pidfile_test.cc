@@ -20,7 +20,8 @@ TEST(LabPidFileTest, ParsesAPidLine) {
 }
 
 TEST(LabPidFileTest, RejectsJunkAndInitAndNegativePids) {
-  for (const char* bad : {"", "\n", "12x\n", "-5\n", "1\n", "0\n", " 12"}) EXPECT_EQ(parsePidFile(bad), std::nullopt) << bad;
+  for (const char* bad : {"", "\n", "12x\n", "-5\n", "1\n", "0\n", " 12"})
+    EXPECT_EQ(parsePidFile(bad), std::nullopt) << bad;
 }
 
 TEST(LabPidFileTest, CmdlineNamingTheRunDirectoryIsTheLabs) {
@@ -68,6 +69,17 @@ TEST(LabLastLinesTest, ShortOrEmptyTextIsWhole) {
   EXPECT_EQ(lastLines("", 3), "");
   EXPECT_EQ(lastLines("\n", 3), "");
   EXPECT_EQ(lastLines("x", 0), "");
+}
+
+}  // namespace
+}  // namespace pier::lab
+
+namespace pier::lab {
+namespace {
+
+TEST(LabRunningTest, ThisProcessRunsAndPidOneIsNotOurs) {
+  EXPECT_TRUE(isRunning(getpid()));
+  EXPECT_FALSE(isLabProcess(1, "/run/pier-lab"));
 }
 
 }  // namespace

@@ -16,7 +16,9 @@ LabOptions options() {
   return o;
 }
 
-bool has(const std::string& text, const std::string& needle) { return text.find(needle) != std::string::npos; }
+bool has(const std::string& text, const std::string& needle) {
+  return text.find(needle) != std::string::npos;
+}
 
 TEST(LabRenderTest, NodeConfigAnnouncesBothVipsWithTheClusterKey) {
   auto text = renderNodeConfig(options(), 2);

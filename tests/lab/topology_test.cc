@@ -66,9 +66,10 @@ TEST(LabTopologyTest, NamespacesAreCreatedBeforeUse) {
 
 TEST(LabTopologyTest, NodesGetFixedMacAddressesAndForwarding) {
   auto steps = setupSteps(options(2));
-  EXPECT_TRUE(anyStep(steps,
-                      "ip -n pier-lab-node2 link add eth0 address 02:77:00:00:00:12 type veth peer name node2 "
-                      "netns pier-lab-switch"));
+  EXPECT_TRUE(
+      anyStep(steps,
+              "ip -n pier-lab-node2 link add eth0 address 02:77:00:00:00:12 type veth peer name node2 "
+              "netns pier-lab-switch"));
   EXPECT_TRUE(anyStep(steps, "ip -n pier-lab-node2 addr add 10.77.0.12/24 dev eth0"));
   EXPECT_TRUE(anyStep(steps, "ip -n pier-lab-node2 addr add fd77::12/64 dev eth0 nodad"));
   EXPECT_TRUE(anyStep(steps, "ip netns exec pier-lab-node2 sysctl -q -w net.ipv4.ip_forward=1"));
@@ -79,7 +80,8 @@ TEST(LabTopologyTest, PodsHangOffTheNodeBridgeWithADefaultRoute) {
   auto steps = setupSteps(options(1));
   EXPECT_TRUE(anyStep(steps, "ip -n pier-lab-node1 link add cni0 type bridge"));
   EXPECT_TRUE(anyStep(steps, "ip -n pier-lab-node1 addr add 10.78.1.1/24 dev cni0"));
-  EXPECT_TRUE(anyStep(steps, "ip -n pier-lab-node1-pod2 link add eth0 type veth peer name veth2 netns pier-lab-node1"));
+  EXPECT_TRUE(anyStep(
+      steps, "ip -n pier-lab-node1-pod2 link add eth0 type veth peer name veth2 netns pier-lab-node1"));
   EXPECT_TRUE(anyStep(steps, "ip -n pier-lab-node1 link set veth2 master cni0 up"));
   EXPECT_TRUE(anyStep(steps, "ip -n pier-lab-node1-pod2 addr add 10.78.1.3/24 dev eth0"));
   EXPECT_TRUE(anyStep(steps, "ip -n pier-lab-node1-pod2 route add default via 10.78.1.1"));
@@ -95,7 +97,8 @@ TEST(LabTopologyTest, NoStepsBeyondTheRequestedNodeCount) {
 }
 
 TEST(LabTopologyTest, TeardownDeletesOnlyLabNamespacesPodsFirst) {
-  auto steps = teardownSteps({"cni-1", "pier-lab-client", "pier-lab-node1", "pier-lab-node1-pod1", "pier-lab-"});
+  auto steps =
+      teardownSteps({"cni-1", "pier-lab-client", "pier-lab-node1", "pier-lab-node1-pod1", "pier-lab-"});
   ASSERT_EQ(steps.size(), 3u);
   EXPECT_EQ(joined(steps[0]), "ip netns del pier-lab-node1-pod1");
   for (const auto& s : steps) EXPECT_TRUE(isLabNs(s.ns));
