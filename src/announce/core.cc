@@ -748,7 +748,7 @@ void AnnounceCore::announce(size_t i) {
       }
     } else {
       const vip::NdpAnswer na = vip::buildUnsolicitedAdvertisement(e.planned.ip.asV6(), l.info.mac);
-      l.sockets.ndp->send(na.message, na.destination);
+      l.sockets.ndp->send(na.message, na.destination, e.planned.ip.asV6());
       metrics_.garp_sent.add();
     }
   });
@@ -817,7 +817,7 @@ void AnnounceCore::onNdpMessage(int slot, std::span<const uint8_t> icmp, const v
     const Entry& e = ips_[*target];
     if (!e.owned || (e.allowed & v6_mask_ & bit(slot)) == 0) return;
     const vip::NdpAnswer answer = vip::answerSolicitation(ns, link.info.mac);
-    link.sockets.ndp->send(answer.message, answer.destination);
+    link.sockets.ndp->send(answer.message, answer.destination, ns.target);
   } else if (icmp[0] == vip::kIcmpv6NeighborAdvertisement) {
     auto parsed = vip::parseNeighborAdvertisement(icmp, header);
     if (!parsed || !parsed->target_mac || isOurMac(*parsed->target_mac)) return;

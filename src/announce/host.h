@@ -47,8 +47,11 @@ class NdpSocket {
   virtual ~NdpSocket() = default;
   virtual int fd() const = 0;
   virtual std::optional<Received> receive(std::span<uint8_t> buf) = 0;  // nullopt: error
-  // `icmp` is the ICMPv6 message; the kernel fills the checksum.
-  virtual bool send(std::span<const uint8_t> icmp, const vip::Ipv6Address& destination) = 0;
+  // `icmp` is the ICMPv6 message; the kernel fills the checksum. `source`:
+  // the address to send from (the advertised target, which strict clients
+  // such as ndisc6 require), else the interface's link-local address.
+  virtual bool send(std::span<const uint8_t> icmp, const vip::Ipv6Address& destination,
+                    const std::optional<vip::Ipv6Address>& source) = 0;
   // Solicited-node groups, reference counted by the caller.
   virtual bool joinGroup(const vip::Ipv6Address& group) = 0;
   virtual bool leaveGroup(const vip::Ipv6Address& group) = 0;

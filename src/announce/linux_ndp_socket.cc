@@ -13,6 +13,9 @@
 namespace pier::announce::sys {
 namespace {
 
+// linux/in6.h: bind or send from an address that is not (yet) local.
+constexpr int kIpv6Freebind = 78;
+
 in6_addr toIn6(const vip::Ipv6Address& a) {
   in6_addr out;
   std::memcpy(&out, a.data(), a.size());
@@ -79,24 +82,31 @@ class LinuxNdpSocket final : public NdpSocket {
     }
   }
 
-  bool send(std::span<const uint8_t> icmp, const vip::Ipv6Address& destination) override {
+  bool send(std::span<const uint8_t> icmp, const vip::Ipv6Address& destination,
+            const std::optional<vip::Ipv6Address>& source) override {
     sockaddr_in6 to{};
     to.sin6_family = AF_INET6;
     to.sin6_addr = toIn6(destination);
     // Needed for link-local and multicast destinations; ignored for others.
     to.sin6_scope_id = static_cast<uint32_t>(ifindex_);
-    if (source_ && sendFrom(icmp, to, true)) {
+    // From the virtual IP itself, as the kernel answers for its own
+    // addresses (IPV6_FREEBIND makes that legal for an address that is only a
+    // local route); strict clients (ndisc6) accept nothing else.
+    if (source && sendFrom(icmp, to, *source)) {
+      return true;
+    }
+    if (source_ && sendFrom(icmp, to, *source_)) {
       return true;
     }
     // Without the link-local (changed, or not usable yet) the kernel picks.
-    return sendFrom(icmp, to, false);
+    return sendFrom(icmp, to, std::nullopt);
   }
 
   bool joinGroup(const vip::Ipv6Address& group) override { return membership(IPV6_JOIN_GROUP, group); }
   bool leaveGroup(const vip::Ipv6Address& group) override { return membership(IPV6_LEAVE_GROUP, group); }
 
  private:
-  bool sendFrom(std::span<const uint8_t> icmp, const sockaddr_in6& to, bool with_source) {
+  bool sendFrom(std::span<const uint8_t> icmp, const sockaddr_in6& to, const std::optional<vip::Ipv6Address>& from) {
     iovec data{const_cast<uint8_t*>(icmp.data()), icmp.size()};
     alignas(cmsghdr) std::array<uint8_t, CMSG_SPACE(sizeof(in6_pktinfo))> control{};
     msghdr message{};
@@ -104,9 +114,7 @@ class LinuxNdpSocket final : public NdpSocket {
     message.msg_namelen = sizeof to;
     message.msg_iov = &data;
     message.msg_iovlen = 1;
-    if (with_source) {
-      // An explicit link-local source: never a virtual IP or another global
-      // address the kernel might prefer for a global destination.
+    if (from) {
       message.msg_control = control.data();
       message.msg_controllen = control.size();
       cmsghdr* c = CMSG_FIRSTHDR(&message);
@@ -114,7 +122,7 @@ class LinuxNdpSocket final : public NdpSocket {
       c->cmsg_type = IPV6_PKTINFO;
       c->cmsg_len = CMSG_LEN(sizeof(in6_pktinfo));
       in6_pktinfo info{};
-      info.ipi6_addr = toIn6(*source_);
+      info.ipi6_addr = toIn6(*from);
       info.ipi6_ifindex = static_cast<unsigned>(ifindex_);
       std::memcpy(CMSG_DATA(c), &info, sizeof info);
     }
@@ -173,6 +181,7 @@ Result<std::unique_ptr<NdpSocket>> openNdpSocket(const InterfaceInfo& itf) {
       // Our own advertisements to ff02::1 must not come back looking like
       // another node's claim.
       {IPV6_MULTICAST_LOOP, 0, "IPV6_MULTICAST_LOOP"},
+      {kIpv6Freebind, 1, "IPV6_FREEBIND"},
   };
   for (const IntOption& o : options) {
     if (::setsockopt(fd.get(), IPPROTO_IPV6, o.option, &o.value, sizeof o.value) != 0) {

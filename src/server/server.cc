@@ -357,7 +357,19 @@ class Server final : public admin::AdminSource, public event::IoHandler {
     ready_ = false;
     if (vips_) {
       vips_->handOver();  // peers take the addresses now; what is already here is still served
+      // Clients that sent SYNs before the new owner's gratuitous ARP reached
+      // them are still arriving: keep accepting for a moment, or the kernel
+      // resets what sits in the accept queue when the listeners close.
+      const auto interval = snapshot_->config().virtual_ips.heartbeat_interval;
+      const auto grace = std::max<config::Millis>(config::Millis(50), 2 * interval);
+      handover_timer_ = std::make_unique<event::Timer>(loop_, [this] { drainWorkers(); });
+      handover_timer_->armAfter(grace);
+      return;
     }
+    drainWorkers();
+  }
+
+  void drainWorkers() {
     auto timeout = snapshot_->config().drain_timeout;
     PIER_LOG_INFO("draining: no new connections, finishing requests in flight (up to {} ms)", timeout.count());
     auto pending = std::make_shared<std::atomic<size_t>>(workers_.size());
@@ -387,6 +399,7 @@ class Server final : public admin::AdminSource, public event::IoHandler {
   std::unique_ptr<admin::AdminServer> admin_;
   std::unique_ptr<upstream::HealthChecker> health_;
   std::unique_ptr<VipController> vips_;
+  std::unique_ptr<event::Timer> handover_timer_;
   std::map<std::string, int64_t> healthy_gauges_;  // by "cluster/endpoint": what pier_endpoint_healthy shows
   std::thread joiner_;
   int signal_fd_ = -1;

@@ -129,6 +129,7 @@ class FakeArpSocket final : public ArpSocket {
 
 class FakeNdpSocket final : public NdpSocket {
  public:
+  std::optional<vip::Ipv6Address> last_source;  // of the latest send()
   std::atomic<bool> closed{false};
   struct Sent {
     Bytes icmp;
@@ -154,8 +155,10 @@ class FakeNdpSocket final : public NdpSocket {
     std::memcpy(buf.data(), q.icmp.data(), n);
     return Received{n, q.source, q.destination, q.hop_limit};
   }
-  bool send(std::span<const uint8_t> icmp, const vip::Ipv6Address& destination) override {
+  bool send(std::span<const uint8_t> icmp, const vip::Ipv6Address& destination,
+            const std::optional<vip::Ipv6Address>& source) override {
     std::lock_guard lock(mutex_);
+    last_source = source;
     sent_.push_back({Bytes(icmp.begin(), icmp.end()), destination});
     return true;
   }
@@ -282,7 +285,10 @@ class Shared<NdpSocket, Fake> final : public NdpSocket {
   ~Shared() override { f_->closed = true; }
   int fd() const override { return f_->fd(); }
   std::optional<Received> receive(std::span<uint8_t> buf) override { return f_->receive(buf); }
-  bool send(std::span<const uint8_t> icmp, const vip::Ipv6Address& d) override { return f_->send(icmp, d); }
+  bool send(std::span<const uint8_t> icmp, const vip::Ipv6Address& d,
+            const std::optional<vip::Ipv6Address>& source) override {
+    return f_->send(icmp, d, source);
+  }
   bool joinGroup(const vip::Ipv6Address& g) override { return f_->joinGroup(g); }
   bool leaveGroup(const vip::Ipv6Address& g) override { return f_->leaveGroup(g); }
 

@@ -486,7 +486,7 @@ TEST_F(LinuxHostTest, NdpSocketReceivesSolicitationsForJoinedGroupsWithHopLimit)
     ASSERT_TRUE(ndp_b) << ndp_b.error();
 
     const Bytes ns = neighborSolicitation(kVip6, ends->b.mac);
-    ASSERT_TRUE((*ndp_b)->send(ns, group));
+    ASSERT_TRUE((*ndp_b)->send(ns, group, std::nullopt));
     std::optional<NdpMessage> got =
         receiveUntil(**ndp_a, [&](const NdpMessage& m) { return m.meta.destination == group; });
     ASSERT_TRUE(got) << "solicitation not received";
@@ -515,10 +515,10 @@ TEST_F(LinuxHostTest, NdpSocketStopsHearingALeftGroup) {
     ASSERT_TRUE(ndp_a->joinGroup(group));
     ASSERT_TRUE(ndp_a->leaveGroup(group));
 
-    ASSERT_TRUE(ndp_b->send(neighborSolicitation(kVip6, ends->b.mac), group));
+    ASSERT_TRUE(ndp_b->send(neighborSolicitation(kVip6, ends->b.mac), group, std::nullopt));
     // All-nodes is always joined: once its message is read, the one before
     // it would have been too.
-    ASSERT_TRUE(ndp_b->send(neighborSolicitation(v6("fd00::99"), ends->b.mac), vip::kAllNodesMulticast));
+    ASSERT_TRUE(ndp_b->send(neighborSolicitation(v6("fd00::99"), ends->b.mac), vip::kAllNodesMulticast, std::nullopt));
     std::vector<NdpMessage> before;
     EXPECT_TRUE(receiveUntil(
         *ndp_a, [](const NdpMessage& m) { return m.meta.destination == vip::kAllNodesMulticast; }, &before));
@@ -547,7 +547,7 @@ TEST_F(LinuxHostTest, NdpAdvertisementsGoOutFromTheLinkLocalAddressWithHopLimit2
              std::equal(kVip6.begin(), kVip6.end(), m.bytes.begin() + 8);
     };
     const vip::NdpAnswer unsolicited = vip::buildUnsolicitedAdvertisement(kVip6, ends->a.mac);
-    ASSERT_TRUE(ndp_a->send(unsolicited.message, unsolicited.destination));
+    ASSERT_TRUE(ndp_a->send(unsolicited.message, unsolicited.destination, std::nullopt));
     std::optional<NdpMessage> multicast = receiveUntil(*ndp_b, isOurAdvertisement);
     ASSERT_TRUE(multicast) << "advertisement to all-nodes not received";
     EXPECT_EQ(multicast->meta.source, v6(kLinkLocalA));
@@ -556,12 +556,19 @@ TEST_F(LinuxHostTest, NdpAdvertisementsGoOutFromTheLinkLocalAddressWithHopLimit2
 
     const vip::NdpMessage solicited =
         vip::buildNeighborAdvertisement(kVip6, ends->a.mac, {.solicited = true});
-    ASSERT_TRUE(ndp_a->send(solicited, v6("fd00:77::2")));
+    ASSERT_TRUE(ndp_a->send(solicited, v6("fd00:77::2"), std::nullopt));
     std::optional<NdpMessage> unicast = receiveUntil(*ndp_b, isOurAdvertisement);
     ASSERT_TRUE(unicast) << "advertisement to a global address not received";
     EXPECT_EQ(unicast->meta.source, v6(kLinkLocalA));
     EXPECT_EQ(unicast->meta.destination, v6("fd00:77::2"));
     EXPECT_EQ(unicast->meta.hop_limit, vip::kNdpHopLimit);
+
+    // From the virtual IP itself (not an address of the interface): what
+    // strict clients (ndisc6) require of an answer.
+    ASSERT_TRUE(ndp_a->send(solicited, v6("fd00:77::2"), kVip6));
+    std::optional<NdpMessage> from_vip = receiveUntil(*ndp_b, isOurAdvertisement);
+    ASSERT_TRUE(from_vip) << "advertisement from the virtual IP not received";
+    EXPECT_EQ(from_vip->meta.source, kVip6);
   });
 }
 
@@ -577,8 +584,8 @@ TEST_F(LinuxHostTest, NdpSocketDoesNotHearItsOwnMulticast) {
     lab.enterA();
 
     const vip::NdpAnswer own = vip::buildUnsolicitedAdvertisement(kVip6, ends->a.mac);
-    ASSERT_TRUE(ndp_a->send(own.message, own.destination));
-    ASSERT_TRUE(ndp_b->send(neighborSolicitation(v6("fd00::98"), ends->b.mac), vip::kAllNodesMulticast));
+    ASSERT_TRUE(ndp_a->send(own.message, own.destination, std::nullopt));
+    ASSERT_TRUE(ndp_b->send(neighborSolicitation(v6("fd00::98"), ends->b.mac), vip::kAllNodesMulticast, std::nullopt));
     std::vector<NdpMessage> before;
     EXPECT_TRUE(receiveUntil(
         *ndp_a, [](const NdpMessage& m) { return m.bytes[0] == vip::kIcmpv6NeighborSolicitation; }, &before));
