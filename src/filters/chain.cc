@@ -152,6 +152,13 @@ void FilterChain::runHeaders(Direction& d, size_t pos) {
     if (status == HeadersStatus::kStop) {
       slot.state = SlotState::kStoppedHeaders;
       slot.end = slot.end || d.headers_only;
+      if (added_body_at && *added_body_at != pos) {
+        // An earlier filter's added body now waits here, behind these headers.
+        Slot& added = d.slots[*added_body_at];
+        slot.held = std::move(added.held);
+        added.held.clear();
+        slot.end = true;
+      }
       return;
     }
   }
@@ -174,6 +181,11 @@ void FilterChain::setHeld(Direction& d, Slot& slot, std::string data) {
   d.held_bytes -= slot.held.size();
   slot.held = std::move(data);
   d.held_bytes += slot.held.size();
+}
+
+void FilterChain::recount(Direction& d) {
+  d.held_bytes = 0;
+  for (const auto& slot : d.slots) d.held_bytes += slot.held.size();
 }
 
 bool FilterChain::overLimit(Direction& d) {
@@ -244,8 +256,7 @@ void FilterChain::pushData(Direction& d, size_t pos, std::string data, bool end)
     if (s.quiet || (s.state != SlotState::kStoppedHeaders && s.state != SlotState::kBuffering)) return;
     auto status = d.response ? f.onResponseData(s.held, s.end) : f.onRequestData(s.held, s.end);
     if (destroyed_) return;
-    d.held_bytes = 0;  // recomputed below: the filter may have rewritten what it holds
-    for (const auto& slot : d.slots) d.held_bytes += slot.held.size();
+    recount(d);  // the filter may have rewritten what it holds
     end = s.end;
     if (!applyDataStatus(d, pos, status, data, end)) return;
   }
@@ -316,8 +327,8 @@ void FilterChain::continueAt(Direction& d, size_t pos) {
   }
   if (d.headers_only) return;
   std::string data = std::move(s.held);
-  d.held_bytes -= data.size();
   s.held.clear();
+  recount(d);  // the filter may have rewritten what it held since it was counted
   if (!data.empty() || s.end) {
     pushData(d, pos + 1, std::move(data), s.end);
     if (destroyed_) return;

@@ -101,6 +101,7 @@ class FilterChain final : public event::Deletable {
   // `data` on to pos + 1.
   bool applyDataStatus(Direction& d, size_t pos, DataStatus status, std::string& data, bool end);
   bool overLimit(Direction& d);
+  static void recount(Direction& d);
   void setHeld(Direction& d, Slot& slot, std::string data);
   Slot& slotOf(Direction& d, size_t filter_index);
   size_t positionOf(const Direction& d, size_t filter_index) const;

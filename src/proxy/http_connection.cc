@@ -304,6 +304,8 @@ void HttpConnection::onHeadParsed() {
   route_ = nullptr;
   attempts_ = 0;
   head_consumed_ = false;
+  upstream_method_.clear();
+  down_no_body_ = false;
   route_cache_cleared_ = false;
   chain_request_done_ = false;
   upstream_response_done_ = false;

@@ -224,6 +224,8 @@ class HttpConnection final : public event::IoHandler,
   std::optional<uint64_t> down_declared_length_;
   uint64_t down_body_sent_ = 0;
   std::string resp_reason_;
+  bool down_no_body_ = false;    // the client gets no body (HEAD, 1xx, 204, 304)
+  std::string upstream_method_;  // what the upstream got (filters may change it); empty: method_
   std::string local_address_;     // this connection's local address, once a filter needed it
   bool reading_upstream_ = false;  // inside processUpstreamInput(), which flushes what the chain wrote
 };

@@ -135,8 +135,11 @@ void HttpConnection::endFilters() {
 void HttpConnection::feedRequestBody(std::string& data, bool done, std::unique_ptr<filters::HeaderMap> trailers) {
   if (trailers) {
     if (!data.empty()) {
+      // The data may end this request, and a pipelined one may have started
+      // its own chain since: the trailers belong to this chain only.
+      const filters::FilterChain* chain = chain_.get();
       chain_->requestData(data, false);
-      if (!chain_ || chain_->destroyed()) return;
+      if (chain_.get() != chain || chain_->destroyed()) return;
     }
     chain_->requestTrailers(std::move(*trailers));
     return;
@@ -164,9 +167,9 @@ void HttpConnection::onRequestHeadersOut(filters::HeaderMap& headers, bool end_s
   } else {
     fhead.body = http::BodyKind::kChunked;
   }
-  if (fhead.method != method_) {
-    method_.assign(fhead.method);  // the upstream's response is framed by the method it got
-  }
+  // The upstream's response is framed by the method it got; what the client
+  // gets (HEAD: no body) by the method it sent (method_).
+  upstream_method_.assign(fhead.method);
   if (route_cache_cleared_) {
     router::RouteRequest rr{fhead.host, fhead.method, fhead.path(), fhead.query(), fhead.headers};
     route_ = listener_->router->route(rr);
@@ -252,8 +255,9 @@ void HttpConnection::feedResponseBody(std::string& data, bool done, std::unique_
   if (!chain_) return;
   if (trailers) {
     if (!data.empty()) {
+      const filters::FilterChain* chain = chain_.get();
       chain_->responseData(data, false);
-      if (!chain_ || chain_->destroyed()) return;
+      if (chain_.get() != chain || chain_->destroyed()) return;
     }
     chain_->responseTrailers(std::move(*trailers));
     return;
@@ -277,6 +281,26 @@ void HttpConnection::onResponseHeadersOut(filters::HeaderMap& headers, bool end_
   } else if (rh.status == resp_head_.status) {
     rh.reason = resp_reason_;
   }
+  // Filters may leave several content-lengths (add instead of replace): one
+  // value is sent, conflicting ones are a bad response, never forwarded.
+  if (headers.count("content-length") > 1) {
+    const std::string first = *headers.getFirst("content-length");
+    for (size_t i = 1; i < headers.count("content-length"); ++i) {
+      if (*headers.getAtIndex("content-length", i) != first) {
+        PIER_LOG_WARN("{} {}: filters left conflicting content-length values", method_, path_);
+        releaseUpstream(false);
+        close_after_response_ = true;
+        localReply(502, "conflicting content-length\n");
+        return;
+      }
+    }
+    headers.replace("content-length", first);
+  }
+  // The client's method and the final status decide whether a body may follow.
+  down_no_body_ = method_ == "HEAD" || rh.status < 200 || rh.status == 204 || rh.status == 304;
+  if (end_stream && !down_no_body_) {
+    headers.replace("content-length", "0");  // nothing follows, whatever a filter left
+  }
   rh.headers = regularHeaders(headers);
   rh.keep_alive = resp_head_.keep_alive;
   status_ = rh.status;
@@ -285,8 +309,8 @@ void HttpConnection::onResponseHeadersOut(filters::HeaderMap& headers, bool end_
   down_declared_length_.reset();
   DownstreamFraming framing = DownstreamFraming::kAsIs;
   const bool http10 = version_ == http::Version::kHttp10;
-  if (end_stream) {
-    rh.body = http::BodyKind::kNone;
+  if (end_stream || down_no_body_) {
+    rh.body = http::BodyKind::kNone;  // headers as they are (HEAD keeps its content-length)
   } else if (auto length = contentLengthOf(headers)) {
     rh.body = http::BodyKind::kContentLength;
     rh.content_length = *length;
@@ -320,6 +344,10 @@ void HttpConnection::onResponseDataOut(std::string_view data, bool end_stream) {
   if (state_ != State::kProxy) {
     return;
   }
+  if (down_no_body_) {
+    if (end_stream) finishRequest();  // HEAD, 204, 304: what the upstream sent is not the client's
+    return;
+  }
   if (down_declared_length_) {
     down_body_sent_ += data.size();
     if (down_body_sent_ > *down_declared_length_ || (end_stream && down_body_sent_ != *down_declared_length_)) {
@@ -341,6 +369,10 @@ void HttpConnection::onResponseDataOut(std::string_view data, bool end_stream) {
 
 void HttpConnection::onResponseTrailersOut(filters::HeaderMap& trailers) {
   if (state_ != State::kProxy) {
+    return;
+  }
+  if (down_no_body_) {
+    finishRequest();
     return;
   }
   if (down_declared_length_ && down_body_sent_ != *down_declared_length_) {
@@ -385,6 +417,8 @@ void HttpConnection::resetStream(std::string_view why) {
   endFilters();
   releaseUpstream(false);
   close_after_flush_ = true;
+  // A client that stops reading must not pin the connection.
+  timer_.armAfter(listener_->config->limits.idle_timeout);
   flushDownstream();
 }
 

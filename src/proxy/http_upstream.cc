@@ -253,6 +253,12 @@ void HttpConnection::onUpstreamTimer() {
     closeConnection();
     return;
   }
+  if (resp_head_done_ && !response_started_) {
+    // Filters still hold the response: the client can still get an answer.
+    cluster_->recordOutcome(host_, UpstreamOutcome::kTimeout, worker_.loop().now());
+    upstreamFailed(504, "upstream stalled mid-response");
+    return;
+  }
   if (resp_head_done_) {
     // The upstream stalled mid-body: the response can't be completed.
     PIER_LOG_WARN("cluster {}: endpoint {} stalled mid-response", cluster_->config().name,
@@ -305,7 +311,7 @@ bool HttpConnection::retryAllowed(uint32_t reasons, bool stale_connection) {
   if (status_ != 0 || retry_policy_ == nullptr) {
     return false;  // something already went downstream
   }
-  if (!replayable_ || !idempotent(method_)) {
+  if (!replayable_ || !idempotent(upstream_method_.empty() ? method_ : upstream_method_)) {
     return false;
   }
   if (stale_connection) {
@@ -396,7 +402,7 @@ void HttpConnection::processUpstreamInput() {
     return;
   }
   while (!resp_head_done_) {
-    auto status = resp_parser_.parse(in.readable(), method_, resp_head_);
+    auto status = resp_parser_.parse(in.readable(), upstream_method_.empty() ? method_ : upstream_method_, resp_head_);
     if (status == http::ParseStatus::kIncomplete) {
       return;
     }
@@ -583,9 +589,14 @@ void HttpConnection::onUpstreamEof() {
     finishResponse(false);
     return;
   }
-  // Truncated body: the only honest signal left is to close the connection.
+  // Truncated body: the only honest signal left is to close the connection
+  // (or, while filters still hold the response, a 502).
   cluster_->info().bad_responses.add();
   cluster_->recordOutcome(host_, UpstreamOutcome::kReset, worker_.loop().now());
+  if (!response_started_) {
+    upstreamFailed(502, "upstream closed mid-response");
+    return;
+  }
   releaseUpstream(false);
   close_after_flush_ = true;
   flushDownstream();

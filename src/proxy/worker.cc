@@ -68,7 +68,8 @@ class Worker::Acceptor final : public event::IoHandler, public event::Deletable 
   }
 };
 
-Worker::Worker(size_t index) : index_(index), rng_(0x9e3779b97f4a7c15ULL * (index + 1)) {}
+// Seeded from the OS: request ids (and LB choices) must differ between processes.
+Worker::Worker(size_t index) : index_(index), rng_(std::random_device{}() ^ (0x9e3779b97f4a7c15ULL * (index + 1))) {}
 
 Worker::~Worker() {
   join();

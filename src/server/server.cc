@@ -357,11 +357,12 @@ class Server final : public admin::AdminSource, public event::IoHandler {
     ready_ = false;
     if (vips_) {
       vips_->handOver();  // peers take the addresses now; what is already here is still served
-      // Clients that sent SYNs before the new owner's gratuitous ARP reached
-      // them are still arriving: keep accepting for a moment, or the kernel
-      // resets what sits in the accept queue when the listeners close.
-      const auto interval = snapshot_->config().virtual_ips.heartbeat_interval;
-      const auto grace = std::max<config::Millis>(config::Millis(50), 2 * interval);
+      // Clients keep sending here until the new owner's gratuitous ARP takes
+      // effect, which Linux delays by up to its 1 s neighbour locktime (the
+      // next repeat comes announce_spacing later): keep accepting that long,
+      // or the kernel resets what reaches the closed listeners.
+      const auto& vips = snapshot_->config().virtual_ips;
+      const auto grace = vips.announce_spacing + 2 * vips.heartbeat_interval;
       handover_timer_ = std::make_unique<event::Timer>(loop_, [this] { drainWorkers(); });
       handover_timer_->armAfter(grace);
       return;

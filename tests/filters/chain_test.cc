@@ -365,5 +365,23 @@ TEST_F(ChainTest, ABodyAddedWhileStoppedAfterTheHeadersFollowsThemOnContinue) {
   EXPECT_EQ(log, (Log{"b:reqh", "out:reqh", "b:reqd[late](end)", "out:reqd[late](end)"}));
 }
 
+
+TEST_F(ChainTest, AnAddedBodyWaitsBehindALaterFilterThatStops) {
+  auto& a = add("a");
+  a.req_headers = [&a](HeaderMap&) {
+    a.callbacks->heldRequestBody() = "added";
+    return HeadersStatus::kContinue;
+  };
+  auto& b = add("b");
+  b.req_headers = [](HeaderMap&) { return HeadersStatus::kStop; };
+  auto& c = build();
+  c.requestHeaders(headers(), true);
+  EXPECT_EQ(b.callbacks->heldRequestBody(), "added");
+  EXPECT_TRUE(b.callbacks->requestComplete());
+  log.clear();
+  b.callbacks->continueRequest();
+  EXPECT_EQ(log, (Log{"out:reqh", "out:reqd[added](end)"}));
+}
+
 }  // namespace
 }  // namespace pier::filters
