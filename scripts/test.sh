@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # Installs what is missing, builds pier three ways and runs every test:
-#   unit tests (release, then debug with ASan+UBSan), the fuzz targets over
-#   their corpora plus a short fuzzing run each, and the end-to-end suite that
-#   drives the real binary against real peers (curl, nginx, wrk, raw sockets).
+#   unit tests (debug with ASan+UBSan), the fuzz targets over their corpora
+#   plus a short fuzzing run each, and the end-to-end suite that drives the real
+#   binary (ASan build, then release) against real peers (curl, nginx, wrk, raw
+#   sockets, network namespaces). The release build is only the binary: the
+#   unit tests run once, under the sanitizers, to keep the whole run short.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 
-echo "== build: release"
-scripts/build.sh release
+echo "== build: release (the pier binary)"
+scripts/build.sh release pier
 echo "== build: debug (ASan + UBSan), unit tests only"
 # tests/<module>/*_test.cc -> <module>_tests; tests/fuzz/<name>_fuzz.cc -> fuzz_<name> (see CMakeLists.txt)
 debug_tests=$(for d in tests/*/; do m=$(basename "$d"); ls "$d"*_test.cc >/dev/null 2>&1 && echo "${m}_tests"; done)
@@ -17,8 +19,6 @@ echo "== build: fuzz targets (clang libFuzzer)"
 fuzzers=$(for f in tests/fuzz/*_fuzz.cc; do n=$(basename "$f" _fuzz.cc); echo "fuzz_$n"; done)
 scripts/build.sh fuzz $fuzzers
 
-echo "== unit tests: release"
-ctest --preset release -j "$(nproc)"
 echo "== unit tests: debug (ASan + UBSan)"
 ctest --preset debug -j "$(nproc)"
 
