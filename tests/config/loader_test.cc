@@ -59,7 +59,22 @@ TEST_F(EveryFeatureTest, ListenerAndVirtualHost) {
   EXPECT_EQ(web().virtual_hosts[0].name, "api");
   // Domains are stored lower-case.
   EXPECT_THAT(web().virtual_hosts[0].domains, ElementsAre("api.example.com", "*.example.org", "api.*"));
-  ASSERT_EQ(apiRoutes().size(), 5u);
+  ASSERT_EQ(apiRoutes().size(), 7u);
+}
+
+TEST_F(EveryFeatureTest, FiltersAndTheirRouteOverrides) {
+  ASSERT_EQ(web().filters.size(), 2u);
+  EXPECT_EQ(web().filters[0].name, "lua");
+  EXPECT_TRUE(web().filters[0].lua.fail_closed);
+  EXPECT_TRUE(web().filters[0].lua.sandbox);
+  EXPECT_EQ(web().filters[0].lua.source_codes.count("other.lua"), 1u);
+  EXPECT_EQ(web().filters[1].name, "auth");
+  EXPECT_EQ(web().limits.filter_buffer_bytes, 65536u);
+  const Route& off = apiRoutes()[5];
+  EXPECT_TRUE(off.filters.at("lua").disabled);
+  ASSERT_TRUE(off.filters.at("auth").source_code.has_value());
+  ASSERT_NE(off.metadata, nullptr);
+  EXPECT_EQ(apiRoutes()[6].filters.at("lua").name, "other.lua");
 }
 
 TEST_F(EveryFeatureTest, RouteMatch) {
