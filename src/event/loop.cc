@@ -106,9 +106,8 @@ void Loop::deletePending() {
   // A destructor may defer more deletions (a stream's filters owning a call's
   // socket): take the batch out first, and repeat until nothing is left.
   while (!to_delete_.empty()) {
-    std::vector<std::unique_ptr<Deletable>> batch;
-    batch.swap(to_delete_);
-    batch.clear();
+    deleting_.swap(to_delete_);
+    deleting_.clear();  // keeps its storage for the next iteration
   }
 }
 

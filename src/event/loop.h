@@ -96,6 +96,7 @@ class Loop {
   std::vector<Timer*> timers_;  // binary min-heap on deadline
   std::vector<Timer*> due_;     // being fired by runTimers()
   std::vector<std::unique_ptr<Deletable>> to_delete_;
+  std::vector<std::unique_ptr<Deletable>> deleting_;  // the batch deletePending() works on
   std::mutex posted_mutex_;
   std::vector<std::function<void()>> posted_;
   bool stopping_ = false;

@@ -24,6 +24,7 @@ class FilterChain::Callbacks final : public FilterCallbacks {
   void sendLocalReply(int status, std::string_view body, const HeaderMap& headers,
                       std::string_view details) override {
     if (chain_.destroyed_) return;
+    Running running(chain_);
     chain_.stream_.sendLocalReply(status, body, headers, details);
     chain_.destroy();
   }
@@ -37,7 +38,9 @@ class FilterChain::Callbacks final : public FilterCallbacks {
 
  private:
   void resume(Direction& d) {
-    if (!chain_.destroyed_) chain_.continueAt(d, chain_.positionOf(d, index_));
+    if (chain_.destroyed_) return;
+    Running running(chain_);
+    chain_.continueAt(d, chain_.positionOf(d, index_));
   }
   bool complete(const Direction& d) const {
     const Slot& s = d.slots[chain_.positionOf(d, index_)];
@@ -55,17 +58,15 @@ class FilterChain::Callbacks final : public FilterCallbacks {
   size_t index_;
 };
 
+FilterChain::FilterChain(StreamCallbacks& stream, uint64_t buffer_limit)
+    : stream_(stream), buffer_limit_(buffer_limit) {
+  response_.response = true;
+}
+
 FilterChain::FilterChain(std::vector<std::unique_ptr<HttpFilter>> filters, StreamCallbacks& stream,
                          uint64_t buffer_limit)
-    : filters_(std::move(filters)), stream_(stream), buffer_limit_(buffer_limit) {
-  request_.slots.resize(filters_.size());
-  response_.response = true;
-  response_.slots.resize(filters_.size());
-  callbacks_.reserve(filters_.size());
-  for (size_t i = 0; i < filters_.size(); ++i) {
-    callbacks_.push_back(std::make_unique<Callbacks>(*this, i));
-    filters_[i]->setCallbacks(*callbacks_[i]);
-  }
+    : FilterChain(stream, buffer_limit) {
+  for (auto& f : filters) add(std::move(f));
 }
 
 FilterChain::~FilterChain() {
@@ -74,8 +75,48 @@ FilterChain::~FilterChain() {
   filters_.clear();
 }
 
+void FilterChain::add(std::unique_ptr<HttpFilter> filter) {
+  const size_t index = filters_.size();
+  filters_.push_back(std::move(filter));
+  if (callbacks_.size() <= index) callbacks_.push_back(std::make_unique<Callbacks>(*this, index));
+  request_.slots.resize(filters_.size());
+  response_.slots.resize(filters_.size());
+  filters_.back()->setCallbacks(*callbacks_[index]);
+}
+
+void FilterChain::Direction::reset() {
+  // A buffer that once held a large body is not kept for every later stream.
+  constexpr size_t kKeptBufferBytes = 64 * 1024;
+  headers.clear();
+  trailers.clear();
+  headers_only = false;
+  has_trailers = false;
+  headers_out = false;
+  held_bytes = 0;
+  slots.clear();  // add() makes fresh ones
+  if (spare.capacity() > kKeptBufferBytes) spare = std::string();
+}
+
+void FilterChain::reset(uint64_t buffer_limit) {
+  filters_.clear();
+  keep_alive_.reset();
+  request_.reset();
+  response_.reset();
+  buffer_limit_ = buffer_limit;
+  destroyed_ = false;
+  response_entered_ = false;
+}
+
+void FilterChain::releaseFilters(event::Loop& loop) {
+  if (depth_ > 0) {
+    for (auto& f : filters_) loop.deferDelete(std::move(f));
+  }
+  filters_.clear();
+}
+
 void FilterChain::destroy() {
   if (destroyed_) return;
+  Running running(*this);
   destroyed_ = true;
   for (auto& f : filters_) {
     f->onDestroy();
@@ -95,38 +136,75 @@ FilterChain::Slot& FilterChain::slotOf(Direction& d, size_t filter_index) {
 }
 
 void FilterChain::requestHeaders(HeaderMap headers, bool end_stream) {
-  if (destroyed_) return;
   request_.headers = std::move(headers);
+  requestHeaders(end_stream);
+}
+
+HeaderMap& FilterChain::requestHeaderStorage() {
+  request_.headers.clear();
+  return request_.headers;
+}
+
+void FilterChain::requestHeaders(bool end_stream) {
+  if (destroyed_) return;
+  Running running(*this);
   request_.headers_only = end_stream;
   runHeaders(request_, 0);
 }
 
-void FilterChain::requestData(std::string_view data, bool end_stream) {
+void FilterChain::enterData(Direction& d, std::string_view data, bool end) {
   if (destroyed_) return;
-  pushData(request_, 0, std::string(data), end_stream);
+  Running running(*this);
+  // pushData() gives the buffer back once the data left the chain.
+  std::string buffer = std::move(d.spare);
+  buffer.assign(data);
+  pushData(d, 0, std::move(buffer), end);
 }
+
+void FilterChain::enterData(Direction& d, std::string& buffer, bool end) {
+  if (destroyed_) return;
+  Running running(*this);
+  std::string data = std::move(buffer);
+  buffer.clear();
+  buffer.swap(d.spare);
+  pushData(d, 0, std::move(data), end);
+}
+
+void FilterChain::requestData(std::string_view data, bool end_stream) { enterData(request_, data, end_stream); }
+void FilterChain::takeRequestData(std::string& buffer, bool end_stream) { enterData(request_, buffer, end_stream); }
 
 void FilterChain::requestTrailers(HeaderMap trailers) {
   if (destroyed_) return;
+  Running running(*this);
   request_.trailers = std::move(trailers);
   request_.has_trailers = true;
   pushTrailers(request_, 0);
 }
 
 void FilterChain::responseHeaders(HeaderMap headers, bool end_stream) {
-  if (destroyed_) return;
   response_.headers = std::move(headers);
+  responseHeaders(end_stream);
+}
+
+HeaderMap& FilterChain::responseHeaderStorage() {
+  response_.headers.clear();
+  return response_.headers;
+}
+
+void FilterChain::responseHeaders(bool end_stream) {
+  if (destroyed_) return;
+  Running running(*this);
+  response_entered_ = true;
   response_.headers_only = end_stream;
   runHeaders(response_, 0);
 }
 
-void FilterChain::responseData(std::string_view data, bool end_stream) {
-  if (destroyed_) return;
-  pushData(response_, 0, std::string(data), end_stream);
-}
+void FilterChain::responseData(std::string_view data, bool end_stream) { enterData(response_, data, end_stream); }
+void FilterChain::takeResponseData(std::string& buffer, bool end_stream) { enterData(response_, buffer, end_stream); }
 
 void FilterChain::responseTrailers(HeaderMap trailers) {
   if (destroyed_) return;
+  Running running(*this);
   response_.trailers = std::move(trailers);
   response_.has_trailers = true;
   pushTrailers(response_, 0);
@@ -264,6 +342,10 @@ void FilterChain::pushData(Direction& d, size_t pos, std::string data, bool end)
     stream_.onResponseDataOut(data, end);
   } else {
     stream_.onRequestDataOut(data, end);
+  }
+  if (d.spare.capacity() < data.capacity()) {
+    data.clear();
+    d.spare = std::move(data);
   }
 }
 

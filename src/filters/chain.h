@@ -41,18 +41,40 @@ class StreamCallbacks {
 class FilterChain final : public event::Deletable {
  public:
   // `buffer_limit`: body bytes all filters together may hold per direction.
+  FilterChain(StreamCallbacks& stream, uint64_t buffer_limit);
   FilterChain(std::vector<std::unique_ptr<HttpFilter>> filters, StreamCallbacks& stream, uint64_t buffer_limit);
   ~FilterChain() override;
   FilterChain(const FilterChain&) = delete;
   FilterChain& operator=(const FilterChain&) = delete;
 
+  // Appends a filter; only before the request headers enter.
+  void add(std::unique_ptr<HttpFilter> filter);
+
+  // A connection runs one stream after another: a chain that ended (destroy())
+  // and has no filter call on the stack can be reset for the next stream,
+  // keeping its storage (slots, header maps) instead of allocating it again.
+  bool reusable() const { return destroyed_ && depth_ == 0; }
+  void reset(uint64_t buffer_limit);
+  // After destroy(): deletes the filters now, or through `loop` when one of
+  // them may be on the stack.
+  void releaseFilters(event::Loop& loop);
+
   // The request entering the chain. `end_stream` on headers: no body follows.
   // Data with end_stream=true ends a body without trailers.
   void requestHeaders(HeaderMap headers, bool end_stream);
+  // The same, with headers filled into requestHeaderStorage() (emptied by it).
+  HeaderMap& requestHeaderStorage();
+  void requestHeaders(bool end_stream);
+  HeaderMap& responseHeaderStorage();
+  void responseHeaders(bool end_stream);
   void requestData(std::string_view data, bool end_stream);
+  // Like requestData(), taking `buffer`'s bytes without a copy; `buffer` is
+  // left empty, holding a spare buffer of the chain's to fill next.
+  void takeRequestData(std::string& buffer, bool end_stream);
   void requestTrailers(HeaderMap trailers);
   void responseHeaders(HeaderMap headers, bool end_stream);
   void responseData(std::string_view data, bool end_stream);
+  void takeResponseData(std::string& buffer, bool end_stream);
   void responseTrailers(HeaderMap trailers);
 
   // Keeps `owner` (what made the filters, e.g. the config snapshot) alive as
@@ -66,6 +88,8 @@ class FilterChain final : public event::Deletable {
   bool destroyed() const { return destroyed_; }
 
   bool requestHeadersOut() const { return request_.headers_out; }
+  // Response headers were given to the chain (they may be held by a filter).
+  bool responseEntered() const { return response_entered_; }
   bool responseHeadersOut() const { return response_.headers_out; }
   // Bytes held by filters now, both directions (for tests and metrics).
   uint64_t heldBytes() const { return request_.held_bytes + response_.held_bytes; }
@@ -81,6 +105,8 @@ class FilterChain final : public event::Deletable {
     bool trailers_pending = false;  // trailers reached this filter and wait here
   };
   struct Direction {
+    void reset();
+
     bool response = false;
     HeaderMap headers;
     HeaderMap trailers;
@@ -89,11 +115,25 @@ class FilterChain final : public event::Deletable {
     bool headers_out = false;
     uint64_t held_bytes = 0;
     std::vector<Slot> slots;  // by position in this direction's order
+    std::string spare;        // a data buffer to reuse (no allocation per chunk)
   };
   class Callbacks;
+  // Counts the chain's calls on the stack (see reusable()).
+  class Running {
+   public:
+    explicit Running(FilterChain& chain) : chain_(chain) { ++chain_.depth_; }
+    ~Running() { --chain_.depth_; }
+    Running(const Running&) = delete;
+    Running& operator=(const Running&) = delete;
+
+   private:
+    FilterChain& chain_;
+  };
 
   HttpFilter& filterAt(const Direction& d, size_t pos) const;
   void runHeaders(Direction& d, size_t pos);
+  void enterData(Direction& d, std::string_view data, bool end);
+  void enterData(Direction& d, std::string& buffer, bool end);
   void pushData(Direction& d, size_t pos, std::string data, bool end);
   void pushTrailers(Direction& d, size_t pos);
   void continueAt(Direction& d, size_t pos);
@@ -114,6 +154,8 @@ class FilterChain final : public event::Deletable {
   Direction request_;
   Direction response_;
   bool destroyed_ = false;
+  bool response_entered_ = false;
+  int depth_ = 0;
 };
 
 }  // namespace pier::filters

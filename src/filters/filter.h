@@ -16,6 +16,7 @@
 #include <nlohmann/json_fwd.hpp>
 
 #include "src/common/result.h"
+#include "src/event/loop.h"
 #include "src/filters/header_map.h"
 
 namespace pier::config {
@@ -44,6 +45,9 @@ struct StreamInfo {
   ~StreamInfo();
   StreamInfo(const StreamInfo&) = delete;
   StreamInfo& operator=(const StreamInfo&) = delete;
+  // Forgets what the last stream's filters set (metadata, filter state,
+  // drain); a connection's addresses stay.
+  void resetForNextStream();
 
   std::string protocol = "HTTP/1.1";
   std::string downstream_local_address;          // "127.0.0.1:8080"
@@ -123,9 +127,11 @@ class FilterCallbacks {
   virtual Result<std::unique_ptr<HttpCallHandle>> httpCall(HttpCallRequest request, HttpCallDone done) = 0;
 };
 
-class HttpFilter {
+// Deletable: a filter that ends its own stream (a local reply from inside a
+// script) is still on the stack, so its deletion is deferred to the loop.
+class HttpFilter : public event::Deletable {
  public:
-  virtual ~HttpFilter() = default;
+  ~HttpFilter() override = default;
   // Called once, before any other call.
   virtual void setCallbacks(FilterCallbacks& callbacks) = 0;
 

@@ -5,7 +5,11 @@
 namespace pier::filters {
 namespace {
 
-char lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
+// Branch-free, so copying a name lower-cased vectorizes.
+char lower(char c) {
+  const auto u = static_cast<unsigned char>(c);
+  return static_cast<char>(u + (static_cast<unsigned char>(u - 'A') < 26u ? 32u : 0u));
+}
 
 bool sameName(std::string_view stored_lower, std::string_view name) {
   if (stored_lower.size() != name.size()) return false;
@@ -15,28 +19,50 @@ bool sameName(std::string_view stored_lower, std::string_view name) {
   return true;
 }
 
-std::string lowered(std::string_view name) {
-  std::string out(name);
-  for (char& c : out) c = lower(c);
-  return out;
+// clear() + append() reuses the string's storage on the short path; assign()
+// takes libstdc++'s general replace path, several times slower for the short
+// strings headers are.
+void copyInto(std::string& out, std::string_view text) {
+  out.clear();
+  out.append(text.data(), text.size());
 }
+
+void assignLowered(std::string& out, std::string_view name) {
+  copyInto(out, name);
+  char* p = out.data();
+  for (size_t i = 0; i < out.size(); ++i) p[i] = lower(p[i]);
+}
+
+bool isPseudo(const HeaderMap::Entry& e) { return !e.name.empty() && e.name.front() == ':'; }
 
 }  // namespace
 
+void HeaderMap::clear() {
+  ++version_;
+  used_ = 0;
+  reason_phrase_.clear();
+}
+
+HeaderMap::Entry& HeaderMap::appendEntry() {
+  if (used_ == entries_.size()) entries_.emplace_back();
+  return entries_[used_++];
+}
+
 void HeaderMap::add(std::string_view name, std::string_view value) {
   ++version_;
+  Entry& e = appendEntry();
+  assignLowered(e.name, name);
+  copyInto(e.value, value);
   if (!name.empty() && name.front() == ':') {
-    auto it = std::find_if(entries_.begin(), entries_.end(),
-                           [](const Entry& e) { return e.name.empty() || e.name.front() != ':'; });
-    entries_.insert(it, Entry{lowered(name), std::string(value)});
-    return;
+    // Pseudo-headers go after the existing pseudo-headers.
+    Entry* first_regular = std::find_if_not(begin(), end() - 1, isPseudo);
+    std::rotate(first_regular, end() - 1, end());
   }
-  entries_.push_back(Entry{lowered(name), std::string(value)});
 }
 
 std::optional<std::string> HeaderMap::get(std::string_view name) const {
   std::optional<std::string> out;
-  for (const auto& e : entries_) {
+  for (const auto& e : entries()) {
     if (!sameName(e.name, name)) continue;
     if (out) {
       out->push_back(',');
@@ -49,39 +75,39 @@ std::optional<std::string> HeaderMap::get(std::string_view name) const {
 }
 
 const std::string* HeaderMap::getFirst(std::string_view name) const {
-  for (const auto& e : entries_) {
+  for (const auto& e : entries()) {
     if (sameName(e.name, name)) return &e.value;
   }
   return nullptr;
 }
 
 const std::string* HeaderMap::getAtIndex(std::string_view name, size_t index) const {
-  for (const auto& e : entries_) {
+  for (const auto& e : entries()) {
     if (sameName(e.name, name) && index-- == 0) return &e.value;
   }
   return nullptr;
 }
 
 size_t HeaderMap::count(std::string_view name) const {
-  return static_cast<size_t>(
-      std::count_if(entries_.begin(), entries_.end(), [&](const Entry& e) { return sameName(e.name, name); }));
+  return static_cast<size_t>(std::count_if(begin(), end(), [&](const Entry& e) { return sameName(e.name, name); }));
 }
 
 void HeaderMap::remove(std::string_view name) {
   ++version_;
-  std::erase_if(entries_, [&](const Entry& e) { return sameName(e.name, name); });
+  Entry* rest = std::remove_if(begin(), end(), [&](const Entry& e) { return sameName(e.name, name); });
+  used_ = static_cast<size_t>(rest - begin());
 }
 
 void HeaderMap::replace(std::string_view name, std::string_view value) {
-  auto first = std::find_if(entries_.begin(), entries_.end(), [&](const Entry& e) { return sameName(e.name, name); });
-  if (first == entries_.end()) {
+  Entry* first = std::find_if(begin(), end(), [&](const Entry& e) { return sameName(e.name, name); });
+  if (first == end()) {
     add(name, value);
     return;
   }
   ++version_;
   first->value.assign(value);
-  auto rest = std::remove_if(first + 1, entries_.end(), [&](const Entry& e) { return sameName(e.name, name); });
-  entries_.erase(rest, entries_.end());
+  Entry* rest = std::remove_if(first + 1, end(), [&](const Entry& e) { return sameName(e.name, name); });
+  used_ = static_cast<size_t>(rest - begin());
 }
 
 }  // namespace pier::filters

@@ -5,6 +5,7 @@
 // first, as in Envoy, so scripts iterate them the way they do there.
 #include <cstddef>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -32,10 +33,12 @@ class HeaderMap {
   // added when absent.
   void replace(std::string_view name, std::string_view value);
 
-  const std::vector<Entry>& entries() const { return entries_; }
-  size_t size() const { return entries_.size(); }
-  bool empty() const { return entries_.empty(); }
-  void clear() { entries_.clear(); }
+  std::span<const Entry> entries() const { return {entries_.data(), used_}; }
+  size_t size() const { return used_; }
+  bool empty() const { return used_ == 0; }
+  // Keeps the entries' storage: a map refilled for the next message of a
+  // connection allocates nothing for names and values that fit what it held.
+  void clear();
   void reserve(size_t n) { entries_.reserve(n); }
   // Bumped on every change; iteration wrappers use it to detect edits.
   uint64_t version() const { return version_; }
@@ -45,7 +48,14 @@ class HeaderMap {
   const std::string& http1ReasonPhrase() const { return reason_phrase_; }
 
  private:
-  std::vector<Entry> entries_;
+  Entry& appendEntry();
+  Entry* begin() { return entries_.data(); }
+  Entry* end() { return entries_.data() + used_; }
+  const Entry* begin() const { return entries_.data(); }
+  const Entry* end() const { return entries_.data() + used_; }
+
+  std::vector<Entry> entries_;  // the first used_ are the headers; the rest is spare storage
+  size_t used_ = 0;
   std::string reason_phrase_;
   uint64_t version_ = 0;
 };

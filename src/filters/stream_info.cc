@@ -7,6 +7,13 @@ namespace pier::filters {
 StreamInfo::StreamInfo() = default;
 StreamInfo::~StreamInfo() = default;
 
+void StreamInfo::resetForNextStream() {
+  route_name.clear();
+  dynamic_metadata_.reset();
+  filter_state.clear();
+  drain_connection = false;
+}
+
 nlohmann::json& StreamInfo::dynamicMetadata() {
   if (!dynamic_metadata_) {
     dynamic_metadata_ = std::make_unique<nlohmann::json>(nlohmann::json::object());

@@ -2,6 +2,8 @@
 
 #include <set>
 
+#include <openssl/sha.h>
+
 #include <nlohmann/json.hpp>
 
 #include "src/common/log.h"
@@ -22,9 +24,9 @@ namespace {
 // are the last thing a method does.
 class LuaFilter final : public filters::HttpFilter, private StreamShared {
  public:
-  LuaFilter(std::shared_ptr<LuaScript> script, const FilterSettings& settings, const config::Route* route,
-            const nlohmann::json* filter_context)
-      : script_(std::move(script)) {
+  LuaFilter(std::shared_ptr<LuaScript> script, filters::WorkerCache& cache, const FilterSettings& settings,
+            const config::Route* route, const nlohmann::json* filter_context)
+      : script_(std::move(script)), cache_(cache) {
     StreamShared::settings = &settings;
     StreamShared::route = route;
     StreamShared::filter_context = filter_context;
@@ -69,10 +71,13 @@ class LuaFilter final : public filters::HttpFilter, private StreamShared {
 
   void onDestroy() override {
     destroyed = true;
-    async_calls.clear();
-    // Cancels outstanding calls. An answered one may be delivering its
-    // answer right now (this stream ending from inside its callback), so it
-    // is left to the destructor.
+    // Asynchronous calls go on without the stream. The worker's cache (not
+    // this script's state, which may go with this stream after a reload)
+    // holds them.
+    if (async_calls.outstanding() > 0) async_calls.moveTo(AsyncCalls::detached(cache_));
+    // Synchronous calls end with the stream. An answered one may be
+    // delivering its answer right now (this stream ending from inside its
+    // callback), so it is left to the destructor.
     for (StreamSide* s : {&request_, &response_}) {
       if (!s->call_answered) s->call.reset();
     }
@@ -352,6 +357,7 @@ class LuaFilter final : public filters::HttpFilter, private StreamShared {
   std::string& held(const StreamSide& s) const { return StreamShared::held(s); }
 
   std::shared_ptr<LuaScript> script_;  // first: outlives the coroutines of the sides
+  filters::WorkerCache& cache_;        // the worker's: outlives its streams
   StreamSide request_;
   StreamSide response_;
 };
@@ -370,8 +376,15 @@ LuaFilterFactory::~LuaFilterFactory() = default;
 const std::string& LuaFilterFactory::name() const { return settings_->name; }
 
 std::string LuaFilterFactory::cacheKey(std::string_view code, bool sandbox) {
+  // A digest, not the code itself: the key is looked up for every stream.
+  unsigned char digest[SHA256_DIGEST_LENGTH];
+  SHA256(reinterpret_cast<const unsigned char*>(code.data()), code.size(), digest);
+  static constexpr char kHex[] = "0123456789abcdef";
   std::string key = sandbox ? "lua:s:" : "lua:u:";
-  key.append(code);
+  for (size_t i = 0; i < 16; ++i) {
+    key.push_back(kHex[digest[i] >> 4]);
+    key.push_back(kHex[digest[i] & 0xf]);
+  }
   return key;
 }
 
@@ -410,6 +423,7 @@ Result<std::unique_ptr<LuaFilterFactory>> LuaFilterFactory::create(const config:
         }
       } else if (o.source_code) {
         if (Status s = check(*o.source_code); !s) return Error{s.error()};
+        factory->route_keys_.emplace(&route, cacheKey(o.source_code->code, lua.sandbox));
       }
     }
   }
@@ -448,8 +462,10 @@ std::unique_ptr<filters::HttpFilter> LuaFilterFactory::create(filters::WorkerCac
     return makeFilter(cache, it->second.source, it->second.key, route, context);
   }
   if (override_config->source_code) {
-    const std::string key = cacheKey(override_config->source_code->code, settings_->sandbox);
-    return makeFilter(cache, *override_config->source_code, key, route, context);
+    auto key = route_keys_.find(route);
+    if (key != route_keys_.end()) return makeFilter(cache, *override_config->source_code, key->second, route, context);
+    return makeFilter(cache, *override_config->source_code, cacheKey(override_config->source_code->code, settings_->sandbox),
+                      route, context);
   }
   if (!default_code_) return nullptr;
   return makeFilter(cache, default_code_->source, default_code_->key, route, context);
@@ -476,7 +492,7 @@ std::unique_ptr<filters::HttpFilter> LuaFilterFactory::makeFilter(
   } else if (!script->hasOnRequest() && !script->hasOnResponse()) {
     return nullptr;  // nothing to run: no cost per stream
   }
-  return std::make_unique<LuaFilter>(std::move(script), *settings_, route, filter_context);
+  return std::make_unique<LuaFilter>(std::move(script), cache, *settings_, route, filter_context);
 }
 
 }  // namespace pier::lua

@@ -10,6 +10,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 
 #include "src/common/result.h"
 #include "src/config/config.h"
@@ -54,6 +55,8 @@ class LuaFilterFactory final : public filters::FilterFactory {
   std::unique_ptr<FilterSettings> settings_;
   std::optional<Code> default_code_;
   std::map<std::string, Code, std::less<>> named_codes_;
+  // Keys of the routes' inline source_code overrides, computed once.
+  std::unordered_map<const config::Route*, std::string> route_keys_;
 };
 
 }  // namespace pier::lua

@@ -228,10 +228,9 @@ int handleHttpCall(lua_State* L) {
   }
 
   if (options.asynchronous) {
-    // Fire and forget: the handle only keeps the call alive until the stream ends.
-    auto started = shared.callbacks->httpCall(std::move(request), [](filters::HttpCallResponse) {});
+    // Fire and forget: the call outlives the stream if need be (as in Envoy).
+    Status started = shared.async_calls.start(*shared.callbacks, std::move(request));
     if (!started.ok()) return luaL_error(L, "httpCall(): %s", started.error().c_str());
-    shared.async_calls.push_back(std::move(started.value()));
     return 0;
   }
   s.call_result.reset();

@@ -11,6 +11,7 @@
 #include <nlohmann/json_fwd.hpp>
 
 #include "src/filters/filter.h"
+#include "src/lua/async_calls.h"
 #include "src/lua/live_objects.h"
 #include "src/lua/lua_script.h"
 #include "src/stats/metrics.h"
@@ -108,7 +109,9 @@ class StreamShared {
   const config::Route* route = nullptr;  // the route the filter was made for
   const nlohmann::json* filter_context = nullptr;
   LuaScript* script = nullptr;
-  std::vector<std::unique_ptr<filters::HttpCallHandle>> async_calls;
+  // Asynchronous calls still running; the ones outstanding when the stream
+  // ends move to the worker's AsyncCalls and go on.
+  AsyncCalls async_calls;
   // Answered synchronous calls. A handle is never destroyed inside its own
   // callback (a script resumed by one answer may start the next call), so
   // they stay until the filter goes.

@@ -14,6 +14,8 @@ namespace pier::proxy {
 // not happen while the decoder still reads the connection's input buffer.
 class ChainBodySink final : public http::BodySink {
  public:
+  // `data`: a buffer of the connection's, reused for every piece.
+  explicit ChainBodySink(std::string& data) : data_(data) { data_.clear(); }
   void onBodyData(std::string_view data) override { data_.append(data); }
   void onTrailers(std::span<const http::Header> trailers) override {
     if (trailers.empty()) return;
@@ -29,7 +31,7 @@ class ChainBodySink final : public http::BodySink {
   std::unique_ptr<filters::HeaderMap> takeTrailers() { return std::move(trailers_); }
 
  private:
-  std::string data_;
+  std::string& data_;
   std::unique_ptr<filters::HeaderMap> trailers_;
 };
 

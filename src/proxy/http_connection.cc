@@ -471,7 +471,7 @@ void HttpConnection::pumpRequestBodyOnce() {
   if (chain_) {
     // The chain holds (or passes on) the body; up_out_ grows only with what leaves it.
     while (up_out_.size() < kHighWater && !in_.empty() && !req_body_done_) {
-      ChainBodySink sink;
+      ChainBodySink sink(req_piece_);
       auto r = req_decoder_.decode(in_.readable(), sink);
       in_.consume(r.consumed);
       if (r.error) {
@@ -632,6 +632,9 @@ void HttpConnection::onDownstreamEof() {
 
 void HttpConnection::localReply(int status, std::string_view body, std::string_view content_type,
                                 std::string_view extra_headers) {
+  if (filteredLocalReply(status, body, content_type, extra_headers)) {
+    return;
+  }
   status_ = status;
   response_started_ = true;
   bool close = close_after_response_ || status == 408;

@@ -79,6 +79,12 @@ class HttpConnection final : public event::IoHandler,
   void consumeHead();
   void localReply(int status, std::string_view body, std::string_view content_type = "text/plain",
                   std::string_view extra_headers = {});
+  // A reply pier makes itself (no route, upstream failures, direct
+  // responses) after the request left the filter chain goes back through the
+  // chain's response side, as in Envoy: scripts see and edit it. Returns
+  // false when the chain cannot take it (none, or its response side began).
+  bool filteredLocalReply(int status, std::string_view body, std::string_view content_type,
+                          std::string_view extra_headers);
   void redirect(const config::Route& route, const http::RequestHead& head);
 
   // the filter chain (http_filters.cc), used when the listener has filters
@@ -87,6 +93,10 @@ class HttpConnection final : public event::IoHandler,
   void startFilteredResponse();
   void feedResponseBody(std::string& data, bool done, std::unique_ptr<filters::HeaderMap> trailers);
   void endFilters();
+  filters::FilterChain& acquireChain();
+  // Views of a filter map's regular headers for the HTTP/1 writers, in a
+  // vector reused by every message of the connection.
+  std::vector<http::Header>& regularHeaderViews(const filters::HeaderMap& headers);
   bool requestSent() const { return chain_ ? chain_request_done_ : req_body_done_; }
   // filters::StreamCallbacks
   void onRequestHeadersOut(filters::HeaderMap& headers, bool end_stream) override;
@@ -211,7 +221,11 @@ class HttpConnection final : public event::IoHandler,
 
   // filters (only for streams whose listener and route have some)
   std::unique_ptr<filters::FilterChain> chain_;
-  std::unique_ptr<filters::StreamInfo> stream_info_;
+  std::unique_ptr<filters::FilterChain> spare_chain_;  // the last stream's, reset for the next one
+  std::unique_ptr<filters::StreamInfo> stream_info_;   // reused by the connection's streams
+  std::vector<http::Header> header_views_;
+  std::string req_piece_;   // a decoded request body piece on its way into the chain
+  std::string resp_piece_;  // the same for the response
   bool head_consumed_ = false;
   bool route_cache_cleared_ = false;
   bool chain_request_done_ = false;  // the whole request left the chain
@@ -226,8 +240,8 @@ class HttpConnection final : public event::IoHandler,
   std::string resp_reason_;
   bool down_no_body_ = false;    // the client gets no body (HEAD, 1xx, 204, 304)
   std::string upstream_method_;  // what the upstream got (filters may change it); empty: method_
-  std::string local_address_;     // this connection's local address, once a filter needed it
-  bool reading_upstream_ = false;  // inside processUpstreamInput(), which flushes what the chain wrote
+  bool reading_upstream_ = false;
+  bool filter_reply_ = false;  // inside sendLocalReply(): a filter's own answer skips the filters  // inside processUpstreamInput(), which flushes what the chain wrote
 };
 
 }  // namespace pier::proxy

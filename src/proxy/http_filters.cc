@@ -26,18 +26,6 @@ std::optional<uint64_t> contentLengthOf(const filters::HeaderMap& headers) {
   return n;
 }
 
-// Views of the regular (not pseudo) headers, valid while `headers` is unchanged.
-std::vector<http::Header> regularHeaders(const filters::HeaderMap& headers) {
-  std::vector<http::Header> out;
-  out.reserve(headers.size());
-  for (const auto& e : headers.entries()) {
-    if (!e.name.empty() && e.name.front() != ':') {
-      out.push_back(http::Header{e.name, e.value});
-    }
-  }
-  return out;
-}
-
 std::string_view pseudo(const filters::HeaderMap& headers, std::string_view name, std::string_view fallback) {
   const std::string* v = headers.getFirst(name);
   return v != nullptr ? std::string_view(*v) : fallback;
@@ -65,19 +53,45 @@ class FailedHttpCall final : public filters::HttpCallHandle {
 
 }  // namespace
 
-bool HttpConnection::startFilters() {
-  std::vector<std::unique_ptr<filters::HttpFilter>> list;
-  for (const auto& factory : listener_->filter_factories) {
-    if (auto filter = factory->create(worker_.filterCache(), route_)) {
-      list.push_back(std::move(filter));
+std::vector<http::Header>& HttpConnection::regularHeaderViews(const filters::HeaderMap& headers) {
+  header_views_.clear();
+  for (const auto& e : headers.entries()) {
+    if (!e.name.empty() && e.name.front() != ':') {
+      header_views_.push_back(http::Header{e.name, e.value});
     }
   }
-  if (list.empty()) {
+  return header_views_;
+}
+
+filters::FilterChain& HttpConnection::acquireChain() {
+  const uint64_t limit = listener_->config->limits.filter_buffer_bytes;
+  if (spare_chain_ && spare_chain_->reusable()) {
+    chain_ = std::move(spare_chain_);
+    chain_->reset(limit);
+  } else {
+    // The last stream's chain is still on the stack (a pipelined request
+    // started from inside it): it goes later, this stream gets a new one.
+    if (spare_chain_) worker_.loop().deferDelete(std::move(spare_chain_));
+    chain_ = std::make_unique<filters::FilterChain>(static_cast<filters::StreamCallbacks&>(*this), limit);
+  }
+  chain_->keepAlive(snapshot_);
+  return *chain_;
+}
+
+bool HttpConnection::startFilters() {
+  endFilters();  // normally ended with the last request already
+  filters::FilterChain* chain = nullptr;
+  for (const auto& factory : listener_->filter_factories) {
+    if (auto filter = factory->create(worker_.filterCache(), route_)) {
+      if (chain == nullptr) chain = &acquireChain();
+      chain->add(std::move(filter));
+    }
+  }
+  if (chain == nullptr) {
     return false;  // every filter is disabled on this route: the plain path, at no cost
   }
   const auto& lc = *listener_->config;
-  filters::HeaderMap headers;
-  headers.reserve(head_.headers.size() + 4);
+  filters::HeaderMap& headers = chain->requestHeaderStorage();
   if (!head_.host.empty()) headers.add(":authority", head_.host);
   headers.add(":method", head_.method);
   headers.add(":path", head_.target);
@@ -88,17 +102,18 @@ bool HttpConnection::startFilters() {
     headers.add(h.name, h.value);
   }
 
-  stream_info_ = std::make_unique<filters::StreamInfo>();
-  auto& info = *stream_info_;
-  info.protocol = version_ == http::Version::kHttp10 ? "HTTP/1.0" : "HTTP/1.1";
-  info.downstream_remote_address = peer_.text();
-  info.downstream_direct_remote_address = direct_peer_;
-  if (local_address_.empty()) {
-    // Once per connection: a getsockname() per request is a syscall more than the request itself needs.
-    if (auto local = l4::localAddressOf(fd_.get())) local_address_ = local->text();
+  if (!stream_info_) {
+    // Once per connection: addresses do not change between its requests, and
+    // a getsockname() per request is a syscall more than the request needs.
+    stream_info_ = std::make_unique<filters::StreamInfo>();
+    stream_info_->downstream_remote_address = peer_.text();
+    stream_info_->downstream_direct_remote_address = direct_peer_;
+    if (auto local = l4::localAddressOf(fd_.get())) stream_info_->downstream_local_address = local->text();
   }
-  info.downstream_local_address = local_address_;
-  info.route_name = route_ != nullptr ? route_->name : "";
+  auto& info = *stream_info_;
+  info.resetForNextStream();
+  info.protocol = version_ == http::Version::kHttp10 ? "HTTP/1.0" : "HTTP/1.1";
+  if (route_ != nullptr) info.route_name = route_->name;
   info.listener_name = lc.name;
 
   bool expect_continue = head_.expect_continue && req_has_body_ && version_ == http::Version::kHttp11;
@@ -112,11 +127,8 @@ bool HttpConnection::startFilters() {
       return true;
     }
   }
-  chain_ = std::make_unique<filters::FilterChain>(std::move(list), static_cast<filters::StreamCallbacks&>(*this),
-                                                lc.limits.filter_buffer_bytes);
-  chain_->keepAlive(snapshot_);
   uint64_t request = requests_;
-  chain_->requestHeaders(std::move(headers), !req_has_body_);
+  chain_->requestHeaders(!req_has_body_);
   if (request != requests_ || state_ != State::kProxy || !chain_) {
     return true;
   }
@@ -125,11 +137,13 @@ bool HttpConnection::startFilters() {
 }
 
 void HttpConnection::endFilters() {
-  if (chain_) {
-    chain_->destroy();
-    // Filters may be on the stack (a local reply from inside a script).
-    worker_.loop().deferDelete(std::move(chain_));
-  }
+  if (!chain_) return;
+  chain_->destroy();
+  chain_->releaseFilters(worker_.loop());
+  // Kept for the next stream; while the chain's own calls are still on the
+  // stack (the response ended from inside it) it stays untouched.
+  if (spare_chain_) worker_.loop().deferDelete(std::move(spare_chain_));
+  spare_chain_ = std::move(chain_);
 }
 
 void HttpConnection::feedRequestBody(std::string& data, bool done, std::unique_ptr<filters::HeaderMap> trailers) {
@@ -138,13 +152,13 @@ void HttpConnection::feedRequestBody(std::string& data, bool done, std::unique_p
       // The data may end this request, and a pipelined one may have started
       // its own chain since: the trailers belong to this chain only.
       const filters::FilterChain* chain = chain_.get();
-      chain_->requestData(data, false);
+      chain_->takeRequestData(data, false);
       if (chain_.get() != chain || chain_->destroyed()) return;
     }
     chain_->requestTrailers(std::move(*trailers));
     return;
   }
-  chain_->requestData(data, done);
+  chain_->takeRequestData(data, done);
 }
 
 void HttpConnection::onRequestHeadersOut(filters::HeaderMap& headers, bool end_stream) {
@@ -154,7 +168,7 @@ void HttpConnection::onRequestHeadersOut(filters::HeaderMap& headers, bool end_s
   fhead.target = pseudo(headers, ":path", path_);
   fhead.host = pseudo(headers, ":authority", host_header_);
   fhead.version = version_;
-  fhead.headers = regularHeaders(headers);
+  fhead.headers.swap(regularHeaderViews(headers));
   fhead.upgrade = upgrade_;
   fhead.keep_alive = keep_alive_;
   up_declared_length_.reset();
@@ -177,6 +191,7 @@ void HttpConnection::onRequestHeadersOut(filters::HeaderMap& headers, bool end_s
   }
   chain_request_done_ = end_stream;
   dispatchRoute(fhead);
+  header_views_.swap(fhead.headers);  // keeps the vector's storage for the next message
 }
 
 void HttpConnection::onRequestDataOut(std::string_view data, bool end_stream) {
@@ -224,8 +239,7 @@ void HttpConnection::onRequestTrailersOut(filters::HeaderMap& trailers) {
     return;
   }
   BodyWriter writer(up_out_, !up_declared_length_, true, replayable_ ? &replay_ : nullptr);
-  auto views = regularHeaders(trailers);
-  writer.onTrailers(views);
+  writer.onTrailers(regularHeaderViews(trailers));
   chain_request_done_ = true;
   if (upstream_ && upstream_->connected() && !resp_head_done_) {
     armResponseTimer();
@@ -234,8 +248,7 @@ void HttpConnection::onRequestTrailersOut(filters::HeaderMap& trailers) {
 }
 
 void HttpConnection::startFilteredResponse() {
-  filters::HeaderMap headers;
-  headers.reserve(resp_head_.headers.size() + 2);
+  filters::HeaderMap& headers = chain_->responseHeaderStorage();
   headers.add(":status", std::to_string(resp_head_.status));
   for (const auto& h : resp_head_.headers) {
     if (http::iequals(h.name, "transfer-encoding")) continue;
@@ -248,7 +261,7 @@ void HttpConnection::startFilteredResponse() {
   if (end) {
     upstreamResponseDone(resp_head_.keep_alive);
   }
-  chain_->responseHeaders(std::move(headers), end);
+  chain_->responseHeaders(end);
 }
 
 void HttpConnection::feedResponseBody(std::string& data, bool done, std::unique_ptr<filters::HeaderMap> trailers) {
@@ -256,13 +269,13 @@ void HttpConnection::feedResponseBody(std::string& data, bool done, std::unique_
   if (trailers) {
     if (!data.empty()) {
       const filters::FilterChain* chain = chain_.get();
-      chain_->responseData(data, false);
+      chain_->takeResponseData(data, false);
       if (chain_.get() != chain || chain_->destroyed()) return;
     }
     chain_->responseTrailers(std::move(*trailers));
     return;
   }
-  chain_->responseData(data, done);
+  chain_->takeResponseData(data, done);
 }
 
 void HttpConnection::onResponseHeadersOut(filters::HeaderMap& headers, bool end_stream) {
@@ -301,7 +314,7 @@ void HttpConnection::onResponseHeadersOut(filters::HeaderMap& headers, bool end_
   if (end_stream && !down_no_body_) {
     headers.replace("content-length", "0");  // nothing follows, whatever a filter left
   }
-  rh.headers = regularHeaders(headers);
+  rh.headers.swap(regularHeaderViews(headers));
   rh.keep_alive = resp_head_.keep_alive;
   status_ = rh.status;
   response_started_ = true;
@@ -331,6 +344,7 @@ void HttpConnection::onResponseHeadersOut(filters::HeaderMap& headers, bool end_
   DownstreamResponse dr{&rh, route_, framing, close_after_response_, http10, request_id_,
                         listener_->config->forwarding.request_id_header};
   writeDownstreamResponseHead(out_, dr);
+  header_views_.swap(rh.headers);
   if (end_stream) {
     finishRequest();
     return;
@@ -380,8 +394,7 @@ void HttpConnection::onResponseTrailersOut(filters::HeaderMap& trailers) {
     return;
   }
   BodyWriter writer(out_, resp_chunked_out_, version_ == http::Version::kHttp11);
-  auto views = regularHeaders(trailers);
-  if (resp_chunked_out_) writer.onTrailers(views);
+  if (resp_chunked_out_) writer.onTrailers(regularHeaderViews(trailers));
   finishRequest();
 }
 
@@ -409,7 +422,45 @@ void HttpConnection::sendLocalReply(int status, std::string_view body, const fil
   if (!req_body_done_) {
     close_after_response_ = true;
   }
+  filter_reply_ = true;
   localReply(status, body, content_type, extra);
+  filter_reply_ = false;
+}
+
+bool HttpConnection::filteredLocalReply(int status, std::string_view body, std::string_view content_type,
+                                        std::string_view extra_headers) {
+  if (!chain_ || filter_reply_ || chain_->destroyed() || !chain_->requestHeadersOut() || chain_->responseEntered() ||
+      response_started_) {
+    return false;
+  }
+  releaseUpstream(false);
+  if (status == 408) close_after_response_ = true;
+  resp_head_ = http::ResponseHead{};
+  resp_head_.status = status;
+  resp_head_.keep_alive = true;
+  resp_reason_.assign(http::reasonPhrase(status));
+  filters::HeaderMap& headers = chain_->responseHeaderStorage();
+  headers.add(":status", std::to_string(status));
+  headers.add("content-length", std::to_string(body.size()));
+  headers.add("content-type", content_type);
+  // extra_headers: "name: value\r\n" lines, as localReply() writes them.
+  while (!extra_headers.empty()) {
+    const size_t eol = extra_headers.find("\r\n");
+    std::string_view line = extra_headers.substr(0, eol);
+    extra_headers.remove_prefix(eol == std::string_view::npos ? extra_headers.size() : eol + 2);
+    const size_t colon = line.find(':');
+    if (colon == std::string_view::npos) continue;
+    std::string_view value = line.substr(colon + 1);
+    while (!value.empty() && value.front() == ' ') value.remove_prefix(1);
+    headers.add(line.substr(0, colon), value);
+  }
+  PIER_LOG_DEBUG("{} {}: local reply {} through the response filters", method_, path_, status);
+  const filters::FilterChain* chain = chain_.get();
+  chain_->responseHeaders(body.empty());
+  if (!body.empty() && chain_.get() == chain && !chain->destroyed()) {
+    chain_->responseData(body, true);
+  }
+  return true;
 }
 
 void HttpConnection::resetStream(std::string_view why) {

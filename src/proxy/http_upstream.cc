@@ -449,7 +449,7 @@ void HttpConnection::processUpstreamInput() {
   }
   if (chain_) {
     while (!upstream_response_done_ && upstream_ && !in.empty()) {
-      ChainBodySink sink;
+      ChainBodySink sink(resp_piece_);
       auto r = resp_decoder_.decode(in.readable(), sink);
       in.consume(r.consumed);
       if (r.error) {

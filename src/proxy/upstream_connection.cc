@@ -39,7 +39,7 @@ std::unique_ptr<UpstreamConnection> EndpointPool::takeIdle() {
   // Most recently used first: it is the least likely to have been closed.
   while (!idle_.empty()) {
     auto conn = std::move(idle_.back());
-    idle_.pop_back();
+    spare_nodes_.splice(spare_nodes_.end(), idle_, std::prev(idle_.end()));
     conn->idle_timer_.cancel();
     conn->in_pool_ = false;
     return conn;
@@ -63,7 +63,14 @@ void EndpointPool::release(std::unique_ptr<UpstreamConnection> connection, size_
   }
   connection->in_.shrinkIfEmpty();
   UpstreamConnection& ref = *connection;
-  idle_.push_back(std::move(connection));
+  if (spare_nodes_.empty()) {
+    idle_.push_back(std::move(connection));
+  } else {
+    // A connection goes back to the pool after every request: reuse a list
+    // node instead of allocating one each time.
+    spare_nodes_.front() = std::move(connection);
+    idle_.splice(idle_.end(), spare_nodes_, spare_nodes_.begin());
+  }
   ref.idle_pos_ = std::prev(idle_.end());
   ref.in_pool_ = true;
   if (idle_timeout > Duration::zero()) {
@@ -86,7 +93,7 @@ void EndpointPool::onIdleEvent(UpstreamConnection& connection) {
   connection.in_pool_ = false;
   auto it = connection.idle_pos_;
   auto owned = std::move(*it);
-  idle_.erase(it);
+  spare_nodes_.splice(spare_nodes_.end(), idle_, it);
   discard(std::move(owned));
 }
 

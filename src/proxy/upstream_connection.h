@@ -81,6 +81,7 @@ class EndpointPool {
   event::Loop& loop_;
   net::Address address_;
   std::list<std::unique_ptr<UpstreamConnection>> idle_;
+  std::list<std::unique_ptr<UpstreamConnection>> spare_nodes_;  // empty nodes taken out of idle_
 };
 
 }  // namespace pier::proxy

@@ -656,3 +656,75 @@ def test_script_top_level_runs_once_per_worker_state(res):
     with httpraw.Conn(env.port) as c:
         loads = [values(c.request("GET", f"/state/{i}").json(), "x-loads") for i in range(3)]
     assert loads == [["1"]] * 3
+
+
+# ---- local replies pier makes go through the response filters ---------------------------------
+
+SEEN_SCRIPT = """
+function envoy_on_response(response_handle)
+  local h = response_handle:headers()
+  h:add("x-seen-status", h:get(":status"))
+end
+"""
+
+
+def test_no_route_404_runs_envoy_on_response(res):
+    env = serve(res, SEEN_SCRIPT, routes=[route("/app")])
+    r = httpraw.request(env.port, "GET", "/elsewhere")
+    assert r.status == 404
+    assert r.header("x-seen-status") == "404"
+    assert r.text() == "no route\n"
+
+
+def test_direct_response_runs_envoy_on_response(res):
+    made = {"match": {"prefix": "/made"}, "direct_response": {"status": 201, "body": "made here"}}
+    env = serve(res, SEEN_SCRIPT, routes=[made, route("/")])
+    r = httpraw.request(env.port, "GET", "/made")
+    assert r.status == 201
+    assert r.header("x-seen-status") == "201"
+    assert r.text() == "made here"
+
+
+def test_upstream_failure_reply_runs_envoy_on_response(res):
+    dead = cluster("dead", [f"127.0.0.1:{httpraw.free_port()}"])
+    env = serve(res, SEEN_SCRIPT, routes=[route("/dead", "dead"), route("/")], clusters=[dead])
+    r = httpraw.request(env.port, "GET", "/dead")
+    assert r.status in (502, 503), r
+    assert r.header("x-seen-status") == str(r.status)
+
+
+def test_envoy_on_response_rewrites_a_local_reply_body(res):
+    code = """
+function envoy_on_response(response_handle)
+  if response_handle:headers():get(":status") == "404" then
+    response_handle:body():setBytes('{"error": "not here"}')
+    response_handle:headers():replace("content-type", "application/json")
+  end
+end
+"""
+    env = serve(res, code, routes=[route("/app")])
+    r = httpraw.request(env.port, "GET", "/missing")
+    assert r.status == 404
+    assert r.header("content-type") == "application/json"
+    assert r.json() == {"error": "not here"}
+    assert r.header("content-length") == str(len('{"error": "not here"}'))
+    # The connection stays usable after a filtered local reply.
+    with httpraw.Conn(env.port) as c:
+        for _ in range(2):
+            assert c.request("GET", "/missing").status == 404
+
+
+def test_respond_from_a_script_does_not_rerun_the_response_filters(res):
+    code = """
+function envoy_on_request(request_handle)
+  request_handle:respond({[":status"] = "403"}, "denied")
+end
+function envoy_on_response(response_handle)
+  response_handle:headers():add("x-seen-status", "should not run")
+end
+"""
+    env = serve(res, code)
+    r = httpraw.request(env.port, "GET", "/")
+    assert r.status == 403
+    assert not r.has_header("x-seen-status")
+    assert r.text() == "denied"
