@@ -14,6 +14,8 @@ class FilterChain::Callbacks final : public FilterCallbacks {
   void continueResponse() override { resume(chain_.response_); }
   std::string& heldRequestBody() override { return chain_.slotOf(chain_.request_, index_).held; }
   std::string& heldResponseBody() override { return chain_.slotOf(chain_.response_, index_).held; }
+  void needWholeRequestBody() override { needWhole(chain_.request_); }
+  void needWholeResponseBody() override { needWhole(chain_.response_); }
   bool requestComplete() const override { return complete(chain_.request_); }
   bool responseComplete() const override { return complete(chain_.response_); }
   HeaderMap* requestTrailers() override { return trailers(chain_.request_); }
@@ -37,6 +39,15 @@ class FilterChain::Callbacks final : public FilterCallbacks {
   }
 
  private:
+  void needWhole(Direction& d) {
+    if (chain_.destroyed_) return;
+    Running running(chain_);
+    Slot& s = chain_.slotOf(d, index_);
+    if (!s.watermark) return;
+    s.watermark = false;
+    if (chain_.overLimit(d)) return;
+    chain_.stream_.resumeReading(d.response);
+  }
   void resume(Direction& d) {
     if (chain_.destroyed_) return;
     Running running(chain_);
@@ -227,8 +238,9 @@ void FilterChain::runHeaders(Direction& d, size_t pos) {
       d.held_bytes += slot.held.size();
       if (status == HeadersStatus::kContinue) added_body_at = pos;
     }
-    if (status == HeadersStatus::kStop) {
+    if (status != HeadersStatus::kContinue) {
       slot.state = SlotState::kStoppedHeaders;
+      slot.watermark = status == HeadersStatus::kStopAndWatermark;
       slot.end = slot.end || d.headers_only;
       if (added_body_at && *added_body_at != pos) {
         // An earlier filter's added body now waits here, behind these headers.
@@ -279,6 +291,14 @@ bool FilterChain::overLimit(Direction& d) {
   return true;
 }
 
+bool FilterChain::overWatermark(const Direction& d) const {
+  if (d.held_bytes < buffer_limit_) return false;
+  for (const Slot& s : d.slots) {
+    if (s.watermark && !s.held.empty()) return true;
+  }
+  return false;
+}
+
 bool FilterChain::applyDataStatus(Direction& d, size_t pos, DataStatus status, std::string& data, bool end) {
   Slot& s = d.slots[pos];
   switch (status) {
@@ -287,6 +307,7 @@ bool FilterChain::applyDataStatus(Direction& d, size_t pos, DataStatus status, s
       const bool headers_held = s.state == SlotState::kStoppedHeaders;
       s.state = SlotState::kPassed;
       s.quiet = false;
+      s.watermark = false;
       data = std::move(s.held);
       d.held_bytes -= data.size();
       s.held.clear();
@@ -297,12 +318,14 @@ bool FilterChain::applyDataStatus(Direction& d, size_t pos, DataStatus status, s
       return true;
     }
     case DataStatus::kStopAndBuffer:
+    case DataStatus::kStopAndWatermark:
+      s.watermark = status == DataStatus::kStopAndWatermark;
       if (s.state == SlotState::kPassed) {
         setHeld(d, s, std::move(data));
         s.end = end;
         s.state = SlotState::kBuffering;
-        overLimit(d);
       }
+      if (!s.watermark) overLimit(d);
       return false;
     case DataStatus::kStop:
       if (s.state == SlotState::kPassed) {
@@ -330,7 +353,7 @@ void FilterChain::pushData(Direction& d, size_t pos, std::string data, bool end)
     d.held_bytes += data.size();
     s.held.append(data);
     s.end = s.end || end;
-    if (overLimit(d)) return;
+    if (!s.watermark && overLimit(d)) return;
     if (s.quiet || (s.state != SlotState::kStoppedHeaders && s.state != SlotState::kBuffering)) return;
     auto status = d.response ? f.onResponseData(s.held, s.end) : f.onRequestData(s.held, s.end);
     if (destroyed_) return;
@@ -384,6 +407,7 @@ void FilterChain::continueAt(Direction& d, size_t pos) {
     case SlotState::kStoppedHeaders:
       s.state = SlotState::kPassed;
       s.quiet = false;
+      s.watermark = false;
       if (d.headers_only && !s.held.empty()) {
         // A body given to a bodyless message while its headers were held
         // here (Lua's body(true):setBytes() after an httpCall).
@@ -398,6 +422,7 @@ void FilterChain::continueAt(Direction& d, size_t pos) {
     case SlotState::kStoppedData:
       s.state = SlotState::kPassed;
       s.quiet = false;
+      s.watermark = false;
       break;
     case SlotState::kStoppedTrailers:
       s.state = SlotState::kPassed;

@@ -31,6 +31,8 @@ class StreamCallbacks {
   // The response went over the buffer limit after its headers left: all the
   // stream can do is close the connection.
   virtual void resetStream(std::string_view why) = 0;
+  // A direction that stopped at a filter's watermark may be read again.
+  virtual void resumeReading(bool response) { (void)response; }
   virtual bool responseStarted() const = 0;
   virtual StreamInfo& streamInfo() = 0;
   virtual const config::Route* route() const = 0;
@@ -91,6 +93,10 @@ class FilterChain final : public event::Deletable {
   // Response headers were given to the chain (they may be held by a filter).
   bool responseEntered() const { return response_entered_; }
   bool responseHeadersOut() const { return response_.headers_out; }
+  // A filter holds at least the buffer limit with kStopAndWatermark: the
+  // stream should stop reading that direction until it drops below.
+  bool requestOverWatermark() const { return overWatermark(request_); }
+  bool responseOverWatermark() const { return overWatermark(response_); }
   // Bytes held by filters now, both directions (for tests and metrics).
   uint64_t heldBytes() const { return request_.held_bytes + response_.held_bytes; }
   size_t size() const { return filters_.size(); }
@@ -100,6 +106,7 @@ class FilterChain final : public event::Deletable {
   struct Slot {
     SlotState state = SlotState::kWaiting;
     bool quiet = false;  // stopped with kStop: don't call onData as data arrives
+    bool watermark = false;  // last said kStopAndWatermark: no 413/500 for what it holds
     std::string held;
     bool end = false;              // the body ended (without trailers) at this filter
     bool trailers_pending = false;  // trailers reached this filter and wait here
@@ -141,6 +148,7 @@ class FilterChain final : public event::Deletable {
   // `data` on to pos + 1.
   bool applyDataStatus(Direction& d, size_t pos, DataStatus status, std::string& data, bool end);
   bool overLimit(Direction& d);
+  bool overWatermark(const Direction& d) const;
   static void recount(Direction& d);
   void setHeld(Direction& d, Slot& slot, std::string data);
   Slot& slotOf(Direction& d, size_t filter_index);

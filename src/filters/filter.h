@@ -28,12 +28,18 @@ namespace pier::filters {
 enum class HeadersStatus {
   kContinue,  // pass the headers to the next filter
   kStop,      // hold them (and any body that follows) until continue*() is called
+  kStopAndWatermark,  // the same, but body that arrives meanwhile is held with
+                      // back-pressure instead of the buffer limit (the filter
+                      // waits for a call, not for the body)
 };
 
 enum class DataStatus {
   kContinue,      // pass this data on (and headers this filter held, if any)
   kStopAndBuffer, // keep it: the filter is called again with everything held so far
                   // each time more arrives (limited by the stream's buffer limit)
+  kStopAndWatermark,  // like kStopAndBuffer, but at the buffer limit the stream stops
+                      // reading (back-pressure) instead of failing: for a filter that
+                      // waits for something else (a call), not for the whole body
   kStop,          // keep it and anything after it until continue*() is called
 };
 
@@ -103,6 +109,12 @@ class FilterCallbacks {
   virtual std::string& heldResponseBody() = 0;
   virtual bool requestComplete() const = 0;
   virtual bool responseComplete() const = 0;
+  // A filter that held body data with kStopAndWatermark now needs the whole
+  // body (it answers kStopAndBuffer from here on): the buffer limit applies
+  // to what it holds, and a stream that stopped reading at the watermark
+  // reads again.
+  virtual void needWholeRequestBody() {}
+  virtual void needWholeResponseBody() {}
   // Trailers that reached this filter, or nullptr.
   virtual HeaderMap* requestTrailers() = 0;
   virtual HeaderMap* responseTrailers() = 0;

@@ -8,12 +8,31 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace pier::filters {
 
 class HeaderMap {
  public:
+  HeaderMap() = default;
+  HeaderMap(const HeaderMap&) = default;
+  HeaderMap& operator=(const HeaderMap&) = default;
+  // A moved-from map is empty (its count goes with the storage).
+  HeaderMap(HeaderMap&& other) noexcept
+      : entries_(std::move(other.entries_)),
+        used_(std::exchange(other.used_, 0)),
+        reason_phrase_(std::move(other.reason_phrase_)),
+        version_(other.version_ + 1) {}
+  HeaderMap& operator=(HeaderMap&& other) noexcept {
+    entries_ = std::move(other.entries_);
+    used_ = std::exchange(other.used_, 0);
+    reason_phrase_ = std::move(other.reason_phrase_);
+    ++version_;
+    other.entries_.clear();
+    return *this;
+  }
+
   struct Entry {
     std::string name;  // lower case
     std::string value;

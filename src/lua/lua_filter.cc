@@ -109,7 +109,7 @@ class LuaFilter final : public filters::HttpFilter, private StreamShared {
       return filters::HeadersStatus::kContinue;
     }
     s.stopped = true;
-    return filters::HeadersStatus::kStop;
+    return s.wait == Wait::kHttpCall ? filters::HeadersStatus::kStopAndWatermark : filters::HeadersStatus::kStop;
   }
 
   filters::DataStatus onData(StreamSide& s, std::string& data, bool end_stream) {
@@ -136,7 +136,9 @@ class LuaFilter final : public filters::HttpFilter, private StreamShared {
         pushChunk(s.thread, s, &data, 0);
         break;
       case Wait::kHttpCall:
-        return filters::DataStatus::kStopAndBuffer;
+        // Envoy's StopIterationAndWatermark: the body waits here, and the
+        // stream stops reading at the buffer limit instead of failing.
+        return filters::DataStatus::kStopAndWatermark;
       case Wait::kNone:
       case Wait::kRespond:
         return filters::DataStatus::kContinue;
@@ -162,7 +164,7 @@ class LuaFilter final : public filters::HttpFilter, private StreamShared {
     if (s.chunk == &data) s.chunk = &held(s);
     if (!s.stopped) s.held_consumed = data.size();
     s.stopped = true;
-    return filters::DataStatus::kStopAndBuffer;
+    return s.wait == Wait::kHttpCall ? filters::DataStatus::kStopAndWatermark : filters::DataStatus::kStopAndBuffer;
   }
 
   filters::TrailersStatus onTrailers(StreamSide& s, filters::HeaderMap& trailers) {
@@ -229,7 +231,17 @@ class LuaFilter final : public filters::HttpFilter, private StreamShared {
       case Step::kWaiting:
         break;
     }
-    if (s.wait == Wait::kBodyChunk) continueIfStopped(s);
+    if (s.wait == Wait::kBodyChunk) {
+      continueIfStopped(s);
+    } else if (s.wait == Wait::kBody || s.wait == Wait::kTrailers) {
+      // The body waited at the watermark during the call; now the script
+      // wants all of it. Last action: over the limit this ends the stream.
+      if (s.response) {
+        callbacks->needWholeResponseBody();
+      } else {
+        callbacks->needWholeRequestBody();
+      }
+    }
     // Waiting for body, trailers or another call: still stopped, and the
     // chain keeps offering data and trailers as they arrive.
   }

@@ -469,8 +469,10 @@ void HttpConnection::pumpRequestBody() {
 
 void HttpConnection::pumpRequestBodyOnce() {
   if (chain_) {
-    // The chain holds (or passes on) the body; up_out_ grows only with what leaves it.
-    while (up_out_.size() < kHighWater && !in_.empty() && !req_body_done_) {
+    // The chain holds (or passes on) the body; up_out_ grows only with what
+    // leaves it. A filter waiting with the body at its limit (watermark) stops
+    // the reading here: in_ fills and readDownstream() pauses.
+    while (up_out_.size() < kHighWater && !in_.empty() && !req_body_done_ && !chain_->requestOverWatermark()) {
       ChainBodySink sink(req_piece_);
       auto r = req_decoder_.decode(in_.readable(), sink);
       in_.consume(r.consumed);
@@ -593,9 +595,28 @@ void HttpConnection::flushDownstream() {
     closeConnection();
     return;
   }
-  if (upstream_read_paused_ && out_.size() < kHighWater / 2) {
-    upstream_read_paused_ = false;
-    readUpstream();
+  resumeUpstreamReading();
+}
+
+void HttpConnection::resumeUpstreamReading() {
+  if (!upstream_read_paused_ || out_.size() >= kHighWater / 2) {
+    return;
+  }
+  upstream_read_paused_ = false;
+  if (chain_ && upstream_ && !reading_upstream_ && !upstream_->in().empty()) {
+    // Input left unread while a filter held the response at its watermark.
+    processUpstreamInput();
+    if (state_ == State::kClosed || upstream_read_paused_) return;
+  }
+  readUpstream();
+}
+
+void HttpConnection::resumeReading(bool response) {
+  if (state_ != State::kProxy) return;
+  if (response) {
+    resumeUpstreamReading();
+  } else {
+    pumpRequestBody();
   }
 }
 

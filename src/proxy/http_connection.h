@@ -108,6 +108,7 @@ class HttpConnection final : public event::IoHandler,
   void sendLocalReply(int status, std::string_view body, const filters::HeaderMap& headers,
                       std::string_view details) override;
   void resetStream(std::string_view why) override;
+  void resumeReading(bool response) override;
   bool responseStarted() const override { return response_started_; }
   filters::StreamInfo& streamInfo() override { return *stream_info_; }
   const config::Route* route() const override { return route_; }
@@ -131,6 +132,8 @@ class HttpConnection final : public event::IoHandler,
   void endUpstreamRequest();
   void flushUpstream();
   void readUpstream();
+  // Reads the upstream again after out_ drained or a filter's watermark cleared.
+  void resumeUpstreamReading();
   void processUpstreamInput();
   void onUpstreamEof();
   void upstreamFailed(int status, const char* why);

@@ -365,7 +365,7 @@ void HttpConnection::flushUpstream() {
 
 void HttpConnection::readUpstream() {
   while (state_ != State::kClosed && upstream_ && !upstream_read_paused_) {
-    if (out_.size() >= kHighWater) {
+    if (out_.size() >= kHighWater || (chain_ && chain_->responseOverWatermark())) {
       upstream_read_paused_ = true;
       return;
     }
@@ -448,7 +448,7 @@ void HttpConnection::processUpstreamInput() {
     resp_decoder_.start(resp_head_.body, resp_head_.content_length, http::ParseLimits{});
   }
   if (chain_) {
-    while (!upstream_response_done_ && upstream_ && !in.empty()) {
+    while (!upstream_response_done_ && upstream_ && !in.empty() && !chain_->responseOverWatermark()) {
       ChainBodySink sink(resp_piece_);
       auto r = resp_decoder_.decode(in.readable(), sink);
       in.consume(r.consumed);
@@ -480,6 +480,9 @@ void HttpConnection::processUpstreamInput() {
       if (r.consumed == 0) {
         break;
       }
+    }
+    if (chain_ && upstream_ && chain_->responseOverWatermark()) {
+      upstream_read_paused_ = true;  // resumeUpstreamReading() once the filter lets go
     }
     flushDownstream();
     return;

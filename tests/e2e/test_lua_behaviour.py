@@ -728,3 +728,64 @@ end
     assert r.status == 403
     assert not r.has_header("x-seen-status")
     assert r.text() == "denied"
+
+
+# ---- back-pressure: a script waiting in httpCall() holds the body without a 413/500 ------------
+
+AUTH_CALL_SCRIPT = """
+function envoy_on_request(request_handle)
+  local headers = request_handle:httpCall("side",
+    {[":method"] = "GET", [":path"] = "/delay/300", [":authority"] = "side"}, "", 5000)
+  request_handle:headers():add("x-side-status", headers[":status"])
+end
+"""
+
+RESPONSE_CALL_SCRIPT = """
+function envoy_on_response(response_handle)
+  local headers = response_handle:httpCall("side",
+    {[":method"] = "GET", [":path"] = "/delay/300", [":authority"] = "side"}, "", 5000)
+  response_handle:headers():add("x-side-status", headers[":status"])
+end
+"""
+
+
+def test_upload_larger_than_the_buffer_limit_waits_for_the_call_instead_of_413(res):
+    import hashlib
+
+    side = res.echo("side")
+    env = serve(res, AUTH_CALL_SCRIPT, clusters=[cluster("side", [side])], limits={"filter_buffer_bytes": 64 * 1024})
+    body = bytes(range(256)) * (4 * 1024 * 1024 // 256)  # 4 MiB: 64 times the limit
+    r = httpraw.request(env.port, "POST", "/upload", body=body, timeout=20)
+    assert r.status == 200, r
+    seen = r.json()
+    assert seen["body_length"] == len(body)
+    assert seen["body_sha256"] == hashlib.sha256(body).hexdigest()
+    assert values(seen, "x-side-status") == ["200"]
+
+
+def test_download_larger_than_the_buffer_limit_waits_for_the_call_instead_of_500(res):
+    from echo_backend import pattern_bytes
+
+    side = res.echo("side")
+    env = serve(res, RESPONSE_CALL_SCRIPT, clusters=[cluster("side", [side])],
+                limits={"filter_buffer_bytes": 64 * 1024})
+    n = 4 * 1024 * 1024
+    r = httpraw.request(env.port, "GET", f"/size/{n}", timeout=20)
+    assert r.status == 200, r
+    assert r.header("x-side-status") == "200"
+    assert len(r.body) == n
+    assert r.body == pattern_bytes(n)
+
+
+def test_whole_body_script_still_gets_413_over_the_limit_after_a_call(res):
+    code = """
+function envoy_on_request(request_handle)
+  request_handle:httpCall("side", {[":method"] = "GET", [":path"] = "/delay/50", [":authority"] = "side"}, "", 5000)
+  request_handle:headers():add("x-body-length", tostring(request_handle:body():length()))
+end
+"""
+    side = res.echo("side")
+    env = serve(res, code, clusters=[cluster("side", [side])], limits={"filter_buffer_bytes": 64 * 1024})
+    r = httpraw.request(env.port, "POST", "/upload", body=b"a" * (1024 * 1024), timeout=20)
+    assert r.status == 413
+    assert env.echo.request_count() == 0

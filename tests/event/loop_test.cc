@@ -12,6 +12,7 @@
 #include <functional>
 #include <memory>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -363,6 +364,124 @@ TEST_F(LoopTest, DeletionsDeferredByADestructorAreFreedToo) {
   loop_.run();
   EXPECT_TRUE(inner_deleted);
   EXPECT_TRUE(other_deleted);
+}
+
+
+// Counts its own deletion; its destructor defers `then` (when set), as a
+// stream's filters defer a call's socket.
+class DefersOnDeletion final : public Deletable {
+ public:
+  DefersOnDeletion(Loop& loop, int& deletions, std::unique_ptr<Deletable> then)
+      : loop_(loop), deletions_(deletions), then_(std::move(then)) {}
+  ~DefersOnDeletion() override {
+    ++deletions_;
+    if (then_) loop_.deferDelete(std::move(then_));
+  }
+
+ private:
+  Loop& loop_;
+  int& deletions_;
+  std::unique_ptr<Deletable> then_;
+};
+
+class Counted final : public Deletable {
+ public:
+  explicit Counted(int& deletions) : deletions_(deletions) {}
+  ~Counted() override { ++deletions_; }
+
+ private:
+  int& deletions_;
+};
+
+// Deferred in one turn, checked by work posted from that turn, which runs in
+// the next one: both the object and what its destructor deferred are gone.
+TEST_F(LoopTest, ADeletionDeferredByADestructorIsFreedInTheSameTurn) {
+  int outer = 0;
+  int inner = 0;
+  int outer_seen = -1;
+  int inner_seen = -1;
+  loop_.post([&] {
+    loop_.deferDelete(std::make_unique<DefersOnDeletion>(loop_, outer, std::make_unique<Counted>(inner)));
+    loop_.post([&] {
+      outer_seen = outer;
+      inner_seen = inner;
+      loop_.stop();
+    });
+  });
+  loop_.run();
+  EXPECT_EQ(outer_seen, 1);
+  EXPECT_EQ(inner_seen, 1);
+}
+
+// The batch vector deletePending() works on is kept between turns: a second
+// round must free its own objects, and the first round's exactly once.
+TEST_F(LoopTest, DeletionsDeferredByDestructorsAreFreedInTwoSuccessiveTurns) {
+  int outer = 0;
+  int inner = 0;
+  std::vector<std::pair<int, int>> seen;
+  loop_.post([&] {
+    for (int i = 0; i < 20; ++i) {
+      loop_.deferDelete(std::make_unique<DefersOnDeletion>(loop_, outer, std::make_unique<Counted>(inner)));
+    }
+    loop_.post([&] {
+      seen.emplace_back(outer, inner);
+      for (int i = 0; i < 3; ++i) {
+        loop_.deferDelete(std::make_unique<DefersOnDeletion>(loop_, outer, std::make_unique<Counted>(inner)));
+      }
+      loop_.post([&] {
+        seen.emplace_back(outer, inner);
+        loop_.stop();
+      });
+    });
+  });
+  loop_.run();
+  EXPECT_EQ(seen, (std::vector<std::pair<int, int>>{{20, 20}, {23, 23}}));
+}
+
+TEST_F(LoopTest, AChainOfDestructorDeferralsIsFreedInOneTurn) {
+  int deletions = 0;
+  int seen = -1;
+  loop_.post([&] {
+    auto last = std::make_unique<Counted>(deletions);
+    auto middle = std::make_unique<DefersOnDeletion>(loop_, deletions, std::move(last));
+    loop_.deferDelete(std::make_unique<DefersOnDeletion>(loop_, deletions, std::move(middle)));
+    loop_.post([&] {
+      seen = deletions;
+      loop_.stop();
+    });
+  });
+  loop_.run();
+  EXPECT_EQ(seen, 3);
+}
+
+TEST_F(LoopTest, ObjectsDeferredInOneTurnAreNotFreedTwiceInTheNext) {
+  int first = 0;
+  int second = 0;
+  std::vector<std::pair<int, int>> seen;
+  loop_.post([&] {
+    loop_.deferDelete(std::make_unique<Counted>(first));
+    loop_.deferDelete(std::make_unique<Counted>(first));
+    loop_.post([&] {
+      loop_.deferDelete(std::make_unique<Counted>(second));
+      loop_.post([&] {
+        seen.emplace_back(first, second);
+        loop_.stop();
+      });
+    });
+  });
+  loop_.run();
+  EXPECT_EQ(seen, (std::vector<std::pair<int, int>>{{2, 1}}));
+}
+
+TEST(LoopLifetimeTest, DeletionsDeferredByDestructorsOfPendingObjectsAreFreedWithTheLoop) {
+  int outer = 0;
+  int inner = 0;
+  {
+    Loop loop;
+    loop.deferDelete(std::make_unique<DefersOnDeletion>(loop, outer, std::make_unique<Counted>(inner)));
+  }
+  EXPECT_EQ(outer, 1);
+  EXPECT_EQ(inner, 1);
 }
 
 }  // namespace

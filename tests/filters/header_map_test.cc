@@ -1,5 +1,9 @@
 #include "src/filters/header_map.h"
 
+#include <string>
+#include <utility>
+#include <vector>
+
 #include <gtest/gtest.h>
 
 namespace pier::filters {
@@ -80,6 +84,224 @@ TEST(HeaderMap, VersionChangesOnEveryEdit) {
   EXPECT_LT(v0, v1);
   EXPECT_LT(v1, v2);
   EXPECT_LT(v2, h.version());
+}
+
+// --- spare entries: a cleared map keeps its storage for the next message ------
+
+using Pairs = std::vector<std::pair<std::string, std::string>>;
+
+Pairs pairsOf(const HeaderMap& h) {
+  Pairs out;
+  for (const auto& e : h.entries()) out.emplace_back(e.name, e.value);
+  return out;
+}
+
+// More and longer headers than the refill, so every spare entry holds text.
+void fillFirstMessage(HeaderMap& h) {
+  h.add(":method", "POST");
+  h.add(":path", "/a-long-path-from-the-first-request");
+  h.add("X-Old-Header-With-A-Long-Name", "an old value long enough to be on the heap");
+  h.add("Cookie", "a=1");
+  h.add("cookie", "b=2");
+  h.add("accept", "*/*");
+}
+
+TEST(HeaderMap, RefilledAfterClearHoldsExactlyTheNewHeaders) {
+  HeaderMap h;
+  fillFirstMessage(h);
+  h.clear();
+  h.add(":method", "GET");
+  h.add("Host", "b");
+  EXPECT_EQ(pairsOf(h), (Pairs{{":method", "GET"}, {"host", "b"}}));
+  EXPECT_EQ(h.size(), 2U);
+  EXPECT_FALSE(h.empty());
+}
+
+TEST(HeaderMap, ClearedMapIsEmpty) {
+  HeaderMap h;
+  fillFirstMessage(h);
+  h.clear();
+  EXPECT_TRUE(h.empty());
+  EXPECT_EQ(h.size(), 0U);
+  EXPECT_TRUE(h.entries().empty());
+}
+
+TEST(HeaderMap, LookupsDoNotSeeHeadersFromBeforeClear) {
+  HeaderMap h;
+  fillFirstMessage(h);
+  h.clear();
+  h.add("accept", "text/html");
+  EXPECT_FALSE(h.get("x-old-header-with-a-long-name").has_value());
+  EXPECT_EQ(h.getFirst("cookie"), nullptr);
+  EXPECT_EQ(h.getAtIndex("cookie", 0), nullptr);
+  EXPECT_EQ(h.count("cookie"), 0U);
+  EXPECT_EQ(h.count(":path"), 0U);
+  // A name present before and after: only the new value.
+  EXPECT_EQ(h.get("accept"), "text/html");
+  EXPECT_EQ(h.count("accept"), 1U);
+  EXPECT_EQ(h.getAtIndex("accept", 1), nullptr);
+}
+
+TEST(HeaderMap, ReusedEntriesHoldOnlyTheNewNameAndValue) {
+  HeaderMap h;
+  h.add("X-A-Much-Longer-Header-Name-Than-The-Next", "a much longer value than the next one, on the heap");
+  h.clear();
+  h.add("X-B", "1");
+  ASSERT_EQ(h.size(), 1U);
+  EXPECT_EQ(h.entries()[0].name, "x-b");
+  EXPECT_EQ(h.entries()[0].value, "1");
+  EXPECT_EQ(*h.getFirst("x-b"), "1");
+}
+
+TEST(HeaderMap, ReusedEntriesAreLowerCased) {
+  HeaderMap h;
+  h.add("a", "1");
+  h.clear();
+  h.add("X-UPPER", "V");
+  EXPECT_EQ(h.entries()[0].name, "x-upper");
+  EXPECT_EQ(h.entries()[0].value, "V");  // values keep their case
+}
+
+TEST(HeaderMap, RepeatedValuesAfterClearJoinOnlyTheNewOnes) {
+  HeaderMap h;
+  fillFirstMessage(h);
+  h.clear();
+  h.add("cookie", "c=3");
+  EXPECT_EQ(h.get("cookie"), "c=3");
+  h.add("cookie", "d=4");
+  EXPECT_EQ(h.get("cookie"), "c=3,d=4");
+  EXPECT_EQ(*h.getAtIndex("cookie", 1), "d=4");
+}
+
+TEST(HeaderMap, PseudoHeaderGoesFirstWhenSpareEntriesExist) {
+  HeaderMap h;
+  fillFirstMessage(h);
+  h.clear();
+  h.add("host", "x");
+  h.add("accept", "*/*");
+  h.add(":method", "GET");
+  EXPECT_EQ(pairsOf(h), (Pairs{{":method", "GET"}, {"host", "x"}, {"accept", "*/*"}}));
+}
+
+TEST(HeaderMap, PseudoHeadersKeepTheirOrderAfterEarlierPseudoHeadersWithSpareEntries) {
+  HeaderMap h;
+  fillFirstMessage(h);
+  h.clear();
+  h.add(":method", "GET");
+  h.add("host", "x");
+  h.add(":path", "/");
+  h.add("accept", "*/*");
+  h.add(":scheme", "http");
+  EXPECT_EQ(
+      pairsOf(h),
+      (Pairs{{":method", "GET"}, {":path", "/"}, {":scheme", "http"}, {"host", "x"}, {"accept", "*/*"}}));
+}
+
+TEST(HeaderMap, AddAfterRemoveReusesTheRemovedEntryCorrectly) {
+  HeaderMap h;
+  h.add("a", "1");
+  h.add("b", "a value that is long enough to live on the heap");
+  h.add("c", "3");
+  h.add("b", "again");
+  h.remove("b");
+  h.add("d", "4");
+  EXPECT_EQ(pairsOf(h), (Pairs{{"a", "1"}, {"c", "3"}, {"d", "4"}}));
+  EXPECT_EQ(h.count("b"), 0U);
+  EXPECT_EQ(h.getFirst("b"), nullptr);
+  h.add("e", "5");
+  h.add("f", "6");
+  EXPECT_EQ(pairsOf(h), (Pairs{{"a", "1"}, {"c", "3"}, {"d", "4"}, {"e", "5"}, {"f", "6"}}));
+}
+
+TEST(HeaderMap, AddAfterReplaceReusesTheDroppedEntriesCorrectly) {
+  HeaderMap h;
+  h.add("a", "1");
+  h.add("b", "x");
+  h.add("a", "2");
+  h.add("c", "y");
+  h.add("a", "3");
+  h.replace("a", "new");
+  EXPECT_EQ(pairsOf(h), (Pairs{{"a", "new"}, {"b", "x"}, {"c", "y"}}));
+  h.add("d", "z");
+  h.add("a", "more");
+  EXPECT_EQ(pairsOf(h), (Pairs{{"a", "new"}, {"b", "x"}, {"c", "y"}, {"d", "z"}, {"a", "more"}}));
+  EXPECT_EQ(h.get("a"), "new,more");
+}
+
+TEST(HeaderMap, PseudoHeaderAddedAfterRemoveGoesBeforeRegularOnes) {
+  HeaderMap h;
+  h.add(":method", "GET");
+  h.add("x", "1");
+  h.add("y", "2");
+  h.add("z", "3");
+  h.remove("y");
+  h.remove(":method");
+  h.add(":path", "/");
+  EXPECT_EQ(pairsOf(h), (Pairs{{":path", "/"}, {"x", "1"}, {"z", "3"}}));
+}
+
+TEST(HeaderMap, RemoveOfAnAbsentNameKeepsEveryHeader) {
+  HeaderMap h;
+  h.add("a", "1");
+  h.add("b", "2");
+  h.remove("c");
+  EXPECT_EQ(pairsOf(h), (Pairs{{"a", "1"}, {"b", "2"}}));
+}
+
+TEST(HeaderMap, ClearResetsTheReasonPhrase) {
+  HeaderMap h;
+  h.add(":status", "200");
+  h.setHttp1ReasonPhrase("Fine Thanks");
+  h.clear();
+  EXPECT_EQ(h.http1ReasonPhrase(), "");
+}
+
+TEST(HeaderMap, VersionChangesOnClear) {
+  HeaderMap h;
+  h.add("a", "1");
+  auto before = h.version();
+  h.clear();
+  EXPECT_NE(h.version(), before);
+}
+
+TEST(HeaderMap, VersionChangesOnClearOfAnEmptyMap) {
+  HeaderMap h;
+  auto before = h.version();
+  h.clear();
+  EXPECT_NE(h.version(), before);
+}
+
+TEST(HeaderMap, ACopyHoldsOnlyTheUsedEntries) {
+  HeaderMap h;
+  fillFirstMessage(h);
+  h.clear();
+  h.add("a", "1");
+  HeaderMap copy = h;
+  EXPECT_EQ(pairsOf(copy), (Pairs{{"a", "1"}}));
+  copy.add("b", "2");
+  EXPECT_EQ(pairsOf(copy), (Pairs{{"a", "1"}, {"b", "2"}}));
+  EXPECT_EQ(pairsOf(h), (Pairs{{"a", "1"}}));  // the original is untouched
+}
+
+TEST(HeaderMap, AMovedToMapHoldsTheHeaders) {
+  HeaderMap h;
+  h.add("a", "1");
+  h.add(":path", "/");
+  HeaderMap moved = std::move(h);
+  EXPECT_EQ(pairsOf(moved), (Pairs{{":path", "/"}, {"a", "1"}}));
+}
+
+// A map is moved into a chain and its variable is filled again for the next
+// message; its storage went with the move, so it must say it is empty.
+TEST(HeaderMap, AMovedFromMapIsEmptyAndCanBeRefilled) {
+  HeaderMap h;
+  h.add("a", "1");
+  h.add("b", "2");
+  HeaderMap moved = std::move(h);
+  ASSERT_EQ(h.size(), 0U);  // NOLINT(bugprone-use-after-move): the point of the test
+  ASSERT_TRUE(h.entries().empty());
+  h.add("c", "3");
+  EXPECT_EQ(pairsOf(h), (Pairs{{"c", "3"}}));
 }
 
 }  // namespace

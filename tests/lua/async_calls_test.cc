@@ -216,7 +216,7 @@ TEST(LuaAsyncCallTest, SynchronousCallIsStillCancelledWhenTheStreamEnds) {
     end)");
   ASSERT_NE(h.make(), nullptr);
   auto headers = requestHeaders();
-  EXPECT_EQ(h.filter().onRequestHeaders(headers, true), HeadersStatus::kStop);
+  EXPECT_EQ(h.filter().onRequestHeaders(headers, true), HeadersStatus::kStopAndWatermark);
   ASSERT_EQ(h.cb.calls.size(), 2u);
   h.destroyFilter();
   EXPECT_FALSE(h.cb.calls[0]->cancelled);  // asynchronous: detached

@@ -278,9 +278,9 @@ TEST(LuaFilterTest, BodyAlreadyCompleteReturnsAtOnce) {
     end)");
   ASSERT_NE(h.make(), nullptr);
   auto headers = requestHeaders();
-  EXPECT_EQ(h.filter().onRequestHeaders(headers, false), HeadersStatus::kStop);
+  EXPECT_EQ(h.filter().onRequestHeaders(headers, false), HeadersStatus::kStopAndWatermark);
   h.cb.held_request = "abcd";
-  EXPECT_EQ(h.filter().onRequestData(h.cb.held_request, true), DataStatus::kStopAndBuffer);
+  EXPECT_EQ(h.filter().onRequestData(h.cb.held_request, true), DataStatus::kStopAndWatermark);
   h.cb.request_complete = true;
   h.cb.answer(0, 200, "ok");
   EXPECT_EQ(headers.get("x-body"), "abcd");
@@ -335,7 +335,7 @@ TEST(LuaFilterTest, BodyAlwaysWrapSetBytesAfterACallGivesBodylessRequestABody) {
     end)");
   ASSERT_NE(h.make(), nullptr);
   auto headers = requestHeaders();
-  EXPECT_EQ(h.filter().onRequestHeaders(headers, true), HeadersStatus::kStop);
+  EXPECT_EQ(h.filter().onRequestHeaders(headers, true), HeadersStatus::kStopAndWatermark);
   h.cb.answer(0, 200, "");
   EXPECT_EQ(h.cb.continued_request, 1);
   EXPECT_EQ(h.cb.held_request, "after call");
@@ -587,9 +587,9 @@ TEST(LuaFilterTest, ChunkHeldDuringCallIsDeliveredAfterwards) {
   auto headers = requestHeaders();
   EXPECT_EQ(h.filter().onRequestHeaders(headers, false), HeadersStatus::kContinue);
   std::string first = "one";
-  EXPECT_EQ(h.filter().onRequestData(first, false), DataStatus::kStopAndBuffer);
+  EXPECT_EQ(h.filter().onRequestData(first, false), DataStatus::kStopAndWatermark);
   h.cb.held_request = first + "two";  // the chain appends what arrives meanwhile
-  EXPECT_EQ(h.filter().onRequestData(h.cb.held_request, false), DataStatus::kStopAndBuffer);
+  EXPECT_EQ(h.filter().onRequestData(h.cb.held_request, false), DataStatus::kStopAndWatermark);
   h.cb.answer(0, 200, "");
   EXPECT_EQ(h.global("seen"), "[one][two]");
   EXPECT_EQ(h.cb.continued_request, 1);
@@ -654,7 +654,7 @@ TEST(LuaFilterTest, SyncHttpCallStopsThenResumesWithHeadersAndBody) {
   Harness h(kSyncCall);
   ASSERT_NE(h.make(), nullptr);
   auto headers = requestHeaders();
-  EXPECT_EQ(h.filter().onRequestHeaders(headers, true), HeadersStatus::kStop);
+  EXPECT_EQ(h.filter().onRequestHeaders(headers, true), HeadersStatus::kStopAndWatermark);
   ASSERT_EQ(h.cb.calls.size(), 1u);
   const filters::HttpCallRequest& r = h.cb.calls[0]->request;
   EXPECT_EQ(r.cluster, "auth");
@@ -676,9 +676,9 @@ TEST(LuaFilterTest, SyncHttpCallBuffersDataArrivingMeanwhile) {
   Harness h(kSyncCall);
   ASSERT_NE(h.make(), nullptr);
   auto headers = requestHeaders();
-  EXPECT_EQ(h.filter().onRequestHeaders(headers, false), HeadersStatus::kStop);
+  EXPECT_EQ(h.filter().onRequestHeaders(headers, false), HeadersStatus::kStopAndWatermark);
   h.cb.held_request = "abc";
-  EXPECT_EQ(h.filter().onRequestData(h.cb.held_request, true), DataStatus::kStopAndBuffer);
+  EXPECT_EQ(h.filter().onRequestData(h.cb.held_request, true), DataStatus::kStopAndWatermark);
   h.cb.answer(0, 200, "");
   EXPECT_EQ(h.cb.continued_request, 1);
   EXPECT_EQ(headers.get("x-auth-body"), "nil");
@@ -713,7 +713,7 @@ TEST(LuaFilterTest, HttpCallThenBodyWaitsForBody) {
     end)");
   ASSERT_NE(h.make(), nullptr);
   auto headers = requestHeaders();
-  EXPECT_EQ(h.filter().onRequestHeaders(headers, false), HeadersStatus::kStop);
+  EXPECT_EQ(h.filter().onRequestHeaders(headers, false), HeadersStatus::kStopAndWatermark);
   h.cb.answer(0, 200, "");
   EXPECT_EQ(h.cb.continued_request, 0);  // now waiting for the body
   h.cb.held_request = "xyz";
@@ -730,7 +730,7 @@ TEST(LuaFilterTest, TwoSequentialSyncCalls) {
     end)");
   ASSERT_NE(h.make(), nullptr);
   auto headers = requestHeaders();
-  EXPECT_EQ(h.filter().onRequestHeaders(headers, true), HeadersStatus::kStop);
+  EXPECT_EQ(h.filter().onRequestHeaders(headers, true), HeadersStatus::kStopAndWatermark);
   h.cb.answer(0, 200, "");
   ASSERT_EQ(h.cb.calls.size(), 2u);
   EXPECT_FALSE(h.cb.calls[0]->cancelled);
@@ -838,7 +838,7 @@ TEST(LuaFilterTest, DestroyDuringCallCancelsIt) {
   Harness h(kSyncCall);
   ASSERT_NE(h.make(), nullptr);
   auto headers = requestHeaders();
-  EXPECT_EQ(h.filter().onRequestHeaders(headers, true), HeadersStatus::kStop);
+  EXPECT_EQ(h.filter().onRequestHeaders(headers, true), HeadersStatus::kStopAndWatermark);
   h.filter().onDestroy();
   EXPECT_TRUE(h.cb.calls[0]->cancelled);
   h.destroyFilter();
@@ -1045,7 +1045,7 @@ TEST(LuaFilterTest, ErrorAfterWaitContinuesStoppedStream) {
     end)");
   ASSERT_NE(h.make(), nullptr);
   auto headers = requestHeaders();
-  EXPECT_EQ(h.filter().onRequestHeaders(headers, true), HeadersStatus::kStop);
+  EXPECT_EQ(h.filter().onRequestHeaders(headers, true), HeadersStatus::kStopAndWatermark);
   h.cb.answer(0, 200, "");
   EXPECT_EQ(h.cb.continued_request, 1);
   EXPECT_FALSE(h.cb.reply);
@@ -1156,7 +1156,7 @@ TEST(LuaFilterTest, ObjectsOfASuspendedRunAreValidAfterResume) {
     end)");
   ASSERT_NE(h.make(), nullptr);
   auto headers = requestHeaders();
-  EXPECT_EQ(h.filter().onRequestHeaders(headers, true), HeadersStatus::kStop);
+  EXPECT_EQ(h.filter().onRequestHeaders(headers, true), HeadersStatus::kStopAndWatermark);
   h.cb.answer(0, 200, "");
   EXPECT_EQ(headers.get("x-after"), "/hello");
 }
@@ -1194,7 +1194,7 @@ TEST(LuaFilterTest, BodyBufferStaysValidAcrossCallWhileHeld) {
   auto headers = requestHeaders();
   h.filter().onRequestHeaders(headers, false);
   h.cb.held_request = "x";
-  EXPECT_EQ(h.filter().onRequestData(h.cb.held_request, true), DataStatus::kStopAndBuffer);
+  EXPECT_EQ(h.filter().onRequestData(h.cb.held_request, true), DataStatus::kStopAndWatermark);
   h.cb.answer(0, 200, "");
   EXPECT_EQ(h.cb.held_request, "after call");
   EXPECT_EQ(headers.get("content-length"), "10");
