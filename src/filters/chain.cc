@@ -291,6 +291,13 @@ bool FilterChain::overLimit(Direction& d) {
   return true;
 }
 
+bool FilterChain::requestHeadersHeldForBody() const {
+  for (const Slot& s : request_.slots) {
+    if (s.state == SlotState::kStoppedHeaders && !s.watermark) return true;
+  }
+  return false;
+}
+
 bool FilterChain::overWatermark(const Direction& d) const {
   if (d.held_bytes < buffer_limit_) return false;
   for (const Slot& s : d.slots) {

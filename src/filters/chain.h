@@ -96,6 +96,9 @@ class FilterChain final : public event::Deletable {
   // A filter holds at least the buffer limit with kStopAndWatermark: the
   // stream should stop reading that direction until it drops below.
   bool requestOverWatermark() const { return overWatermark(request_); }
+  // The request headers wait at a filter that stopped for the body itself
+  // (kStop), not for something else (kStopAndWatermark).
+  bool requestHeadersHeldForBody() const;
   bool responseOverWatermark() const { return overWatermark(response_); }
   // Bytes held by filters now, both directions (for tests and metrics).
   uint64_t heldBytes() const { return request_.held_bytes + response_.held_bytes; }

@@ -418,6 +418,11 @@ void HttpConnection::dispatchRoute(const http::RequestHead& head) {
         return;
       }
     }
+  } else {
+    sendPendingContinue();  // the request goes upstream: now the body is wanted
+    if (state_ == State::kClosed) {
+      return;
+    }
   }
   cluster_->info().requests.add();
   up_out_.clear();
@@ -615,9 +620,10 @@ void HttpConnection::resumeReading(bool response) {
   if (state_ != State::kProxy) return;
   if (response) {
     resumeUpstreamReading();
-  } else {
-    pumpRequestBody();
+    return;
   }
+  sendPendingContinue();  // a filter that waited for a call now wants the body
+  if (state_ == State::kProxy) pumpRequestBody();
 }
 
 void HttpConnection::onDownstreamEof() {
@@ -685,6 +691,7 @@ void HttpConnection::localReply(int status, std::string_view body, std::string_v
 
 void HttpConnection::finishRequest() {
   request_timer_.cancel();
+  continue_pending_ = false;
   if (stream_info_ && stream_info_->drain_connection) {
     close_after_response_ = true;
   }

@@ -93,6 +93,7 @@ class HttpConnection final : public event::IoHandler,
   void startFilteredResponse();
   void feedResponseBody(std::string& data, bool done, std::unique_ptr<filters::HeaderMap> trailers);
   void endFilters();
+  void sendPendingContinue();
   filters::FilterChain& acquireChain();
   // Views of a filter map's regular headers for the HTTP/1 writers, in a
   // vector reused by every message of the connection.
@@ -244,7 +245,11 @@ class HttpConnection final : public event::IoHandler,
   bool down_no_body_ = false;    // the client gets no body (HEAD, 1xx, 204, 304)
   std::string upstream_method_;  // what the upstream got (filters may change it); empty: method_
   bool reading_upstream_ = false;
-  bool filter_reply_ = false;  // inside sendLocalReply(): a filter's own answer skips the filters  // inside processUpstreamInput(), which flushes what the chain wrote
+  bool filter_reply_ = false;
+  // "Expect: 100-continue" on a filtered request: the 100 goes out only once
+  // the body is wanted (the request goes upstream, or a filter reads it), so a
+  // filter that rejects the request has not invited the upload.
+  bool continue_pending_ = false;  // inside sendLocalReply(): a filter's own answer skips the filters  // inside processUpstreamInput(), which flushes what the chain wrote
 };
 
 }  // namespace pier::proxy

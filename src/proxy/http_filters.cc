@@ -116,24 +116,29 @@ bool HttpConnection::startFilters() {
   if (route_ != nullptr) info.route_name = route_->name;
   info.listener_name = lc.name;
 
-  bool expect_continue = head_.expect_continue && req_has_body_ && version_ == http::Version::kHttp11;
+  continue_pending_ = head_.expect_continue && req_has_body_ && version_ == http::Version::kHttp11;
   req_decoder_.start(head_.body, head_.content_length, limitsFor(lc));
   consumeHead();
   state_ = State::kProxy;
-  if (expect_continue) {
-    out_.append("HTTP/1.1 100 Continue\r\n\r\n");
-    flushDownstream();
-    if (state_ == State::kClosed) {
-      return true;
-    }
-  }
   uint64_t request = requests_;
   chain_->requestHeaders(!req_has_body_);
   if (request != requests_ || state_ != State::kProxy || !chain_) {
     return true;
   }
+  if (chain_->requestHeadersHeldForBody()) {
+    sendPendingContinue();  // a filter waits for the body (Lua's body())
+    if (state_ != State::kProxy) return true;
+  }
   pumpRequestBody();
   return true;
+}
+
+void HttpConnection::sendPendingContinue() {
+  if (!continue_pending_) return;
+  continue_pending_ = false;
+  if (response_started_ || state_ != State::kProxy || req_body_done_) return;
+  out_.append("HTTP/1.1 100 Continue\r\n\r\n");
+  flushDownstream();
 }
 
 void HttpConnection::endFilters() {

@@ -2,7 +2,10 @@
 
 #include <fmt/format.h>
 
+#include <array>
 #include <vector>
+
+#include "src/http/field_lines.h"
 
 namespace pier::proxy {
 namespace {
@@ -17,6 +20,44 @@ bool namedByConnection(std::span<const http::Header> headers, std::string_view n
   }
   return false;
 }
+
+// The tokens of a message's Connection header(s), read once instead of once
+// per header (most responses carry "connection: keep-alive").
+class ConnectionTokens {
+ public:
+  explicit ConnectionTokens(std::span<const http::Header> headers) : headers_(headers) {
+    for (const auto& h : headers) {
+      if (!http::iequals(h.name, "connection")) continue;
+      std::string_view list = h.value;
+      while (true) {
+        const size_t comma = list.find(',');
+        const std::string_view token = http::detail::trimOws(list.substr(0, comma));
+        if (!token.empty()) {
+          if (count_ < tokens_.size()) {
+            tokens_[count_++] = token;
+          } else {
+            overflow_ = true;  // an odd message: fall back to reading the header
+          }
+        }
+        if (comma == std::string_view::npos) break;
+        list.remove_prefix(comma + 1);
+      }
+    }
+  }
+  bool names(std::string_view name) const {
+    if (overflow_) return namedByConnection(headers_, name);
+    for (size_t i = 0; i < count_; ++i) {
+      if (http::iequals(tokens_[i], name)) return true;
+    }
+    return false;
+  }
+
+ private:
+  std::span<const http::Header> headers_;
+  std::array<std::string_view, 8> tokens_{};
+  size_t count_ = 0;
+  bool overflow_ = false;
+};
 
 bool listed(const std::vector<std::string>& names, std::string_view name) {
   for (const auto& n : names) {
@@ -58,19 +99,14 @@ void writeUpstreamRequestHead(std::string& out, const UpstreamRequest& r) {
   appendHeader(out, "host", r.host);
 
   std::string xff;
-  bool has_connection_header = false;
-  for (const auto& h : head.headers) {
-    if (http::iequals(h.name, "connection")) {
-      has_connection_header = true;
-    }
-  }
+  const ConnectionTokens connection_tokens(head.headers);
   for (const auto& h : head.headers) {
     std::string_view n = h.name;
     if (http::isHopByHop(n) || http::iequals(n, "host") || http::iequals(n, "content-length") ||
         http::iequals(n, "expect")) {
       continue;
     }
-    if (has_connection_header && namedByConnection(head.headers, n)) {
+    if (connection_tokens.names(n)) {
       continue;
     }
     if (fwd.x_forwarded_for && http::iequals(n, "x-forwarded-for")) {
@@ -141,7 +177,7 @@ void writeDownstreamResponseHead(Buffer& out, const DownstreamResponse& r) {
   out.append(std::string_view(line, static_cast<size_t>(end - line)));
   out.append(reason);
   out.append("\r\n");
-  bool has_connection_header = http::findHeader(head.headers, "connection") != nullptr;
+  const ConnectionTokens connection_tokens(head.headers);
   bool upgrading = head.status == 101;
   for (const auto& h : head.headers) {
     std::string_view n = h.name;
@@ -151,7 +187,7 @@ void writeDownstreamResponseHead(Buffer& out, const DownstreamResponse& r) {
     if (r.framing != DownstreamFraming::kAsIs && http::iequals(n, "content-length")) {
       continue;
     }
-    if (has_connection_header && namedByConnection(head.headers, n)) {
+    if (connection_tokens.names(n)) {
       continue;
     }
     if (route != nullptr &&

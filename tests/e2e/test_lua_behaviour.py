@@ -789,3 +789,63 @@ end
     r = httpraw.request(env.port, "POST", "/upload", body=b"a" * (1024 * 1024), timeout=20)
     assert r.status == 413
     assert env.echo.request_count() == 0
+
+
+# ---- Expect: 100-continue: the 100 goes out only when the body is wanted -------------------------
+
+GATE_SCRIPT = """
+function envoy_on_request(request_handle)
+  local headers = request_handle:httpCall("side",
+    {[":method"] = "GET", [":path"] = "/delay/100", [":authority"] = "side"}, "", 5000)
+  if request_handle:headers():get("x-deny") then
+    request_handle:respond({[":status"] = "403"}, "denied")
+  end
+end
+"""
+
+
+def expect_continue_request(port: int, deny: bool) -> bytes:
+    head = ["POST /upload HTTP/1.1", "Host: localhost", "Content-Length: 5", "Expect: 100-continue"]
+    if deny:
+        head.append("X-Deny: 1")
+    return ("\r\n".join(head) + "\r\n\r\n").encode()
+
+
+def test_rejected_request_gets_its_answer_without_a_100_continue(res):
+    side = res.echo("side")
+    env = serve(res, GATE_SCRIPT, clusters=[cluster("side", [side])])
+    with httpraw.Conn(env.port) as c:
+        c.send(expect_continue_request(env.port, deny=True))
+        first = c.read_response(stop_at_interim=True)
+        assert first.status == 403, "a rejected upload must not be invited with 100 Continue"
+        assert first.interim == []
+    assert env.echo.request_count() == 0
+
+
+def test_accepted_request_gets_100_continue_then_its_answer(res):
+    side = res.echo("side")
+    env = serve(res, GATE_SCRIPT, clusters=[cluster("side", [side])])
+    with httpraw.Conn(env.port) as c:
+        c.send(expect_continue_request(env.port, deny=False))
+        interim = c.read_response(stop_at_interim=True)
+        assert interim.status == 100
+        c.send(b"hello")
+        r = c.read_response()
+        assert r.status == 200
+        assert r.json()["body"] == "hello"
+
+
+def test_script_reading_the_body_gets_100_continue_at_once(res):
+    code = """
+function envoy_on_request(request_handle)
+  request_handle:headers():add("x-body", request_handle:body():getBytes(0, 5))
+end
+"""
+    env = serve(res, code)
+    with httpraw.Conn(env.port) as c:
+        c.send(expect_continue_request(env.port, deny=False))
+        assert c.read_response(stop_at_interim=True).status == 100
+        c.send(b"hello")
+        r = c.read_response()
+        assert r.status == 200
+        assert values(r.json(), "x-body") == ["hello"]

@@ -304,5 +304,23 @@ TEST(HeaderMap, AMovedFromMapIsEmptyAndCanBeRefilled) {
   EXPECT_EQ(pairsOf(h), (Pairs{{"c", "3"}}));
 }
 
+TEST(HeaderMap, NamesAreLowerCasedOnlyForAsciiLettersAtEveryPosition) {
+  // Every byte value at every position of names from 1 to 20 bytes (the
+  // lowering works on overlapping 4- and 8-byte words).
+  for (size_t len = 1; len <= 20; ++len) {
+    for (int c = 0; c < 256; ++c) {
+      for (size_t pos = 0; pos < len; ++pos) {
+        std::string name(len, 'K');
+        name[pos] = static_cast<char>(c);
+        std::string expected(len, 'k');
+        expected[pos] = (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : static_cast<char>(c);
+        HeaderMap h;
+        h.add(name, "v");
+        ASSERT_EQ(h.entries()[0].name, expected) << "byte " << c << " at " << pos << " of " << len;
+      }
+    }
+  }
+}
+
 }  // namespace
 }  // namespace pier::filters
