@@ -89,7 +89,7 @@ struct StreamSide {
   // A synchronous httpCall: the handle, and the answer if it came while Lua was running.
   std::unique_ptr<filters::HttpCallHandle> call;
   bool call_answered = false;  // its callback ran (or runs now): nothing left to cancel
-  std::optional<filters::HttpCallResponse> call_result;
+  std::unique_ptr<filters::HttpCallResponse> call_result;  // a pointer: see the size note at LuaFilter
   bool return_duplicate_headers = false;
 
   LocalReply reply;  // for Wait::kRespond
