@@ -181,8 +181,12 @@ void FilterChain::enterData(Direction& d, std::string& buffer, bool end) {
   pushData(d, 0, std::move(data), end);
 }
 
-void FilterChain::requestData(std::string_view data, bool end_stream) { enterData(request_, data, end_stream); }
-void FilterChain::takeRequestData(std::string& buffer, bool end_stream) { enterData(request_, buffer, end_stream); }
+void FilterChain::requestData(std::string_view data, bool end_stream) {
+  enterData(request_, data, end_stream);
+}
+void FilterChain::takeRequestData(std::string& buffer, bool end_stream) {
+  enterData(request_, buffer, end_stream);
+}
 
 void FilterChain::requestTrailers(HeaderMap trailers) {
   if (destroyed_) return;
@@ -210,8 +214,12 @@ void FilterChain::responseHeaders(bool end_stream) {
   runHeaders(response_, 0);
 }
 
-void FilterChain::responseData(std::string_view data, bool end_stream) { enterData(response_, data, end_stream); }
-void FilterChain::takeResponseData(std::string& buffer, bool end_stream) { enterData(response_, buffer, end_stream); }
+void FilterChain::responseData(std::string_view data, bool end_stream) {
+  enterData(response_, data, end_stream);
+}
+void FilterChain::takeResponseData(std::string& buffer, bool end_stream) {
+  enterData(response_, buffer, end_stream);
+}
 
 void FilterChain::responseTrailers(HeaderMap trailers) {
   if (destroyed_) return;

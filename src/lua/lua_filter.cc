@@ -109,7 +109,8 @@ class LuaFilter final : public filters::HttpFilter, private StreamShared {
       return filters::HeadersStatus::kContinue;
     }
     s.stopped = true;
-    return s.wait == Wait::kHttpCall ? filters::HeadersStatus::kStopAndWatermark : filters::HeadersStatus::kStop;
+    return s.wait == Wait::kHttpCall ? filters::HeadersStatus::kStopAndWatermark
+                                     : filters::HeadersStatus::kStop;
   }
 
   filters::DataStatus onData(StreamSide& s, std::string& data, bool end_stream) {
@@ -164,7 +165,8 @@ class LuaFilter final : public filters::HttpFilter, private StreamShared {
     if (s.chunk == &data) s.chunk = &held(s);
     if (!s.stopped) s.held_consumed = data.size();
     s.stopped = true;
-    return s.wait == Wait::kHttpCall ? filters::DataStatus::kStopAndWatermark : filters::DataStatus::kStopAndBuffer;
+    return s.wait == Wait::kHttpCall ? filters::DataStatus::kStopAndWatermark
+                                     : filters::DataStatus::kStopAndBuffer;
   }
 
   filters::TrailersStatus onTrailers(StreamSide& s, filters::HeaderMap& trailers) {
@@ -480,9 +482,10 @@ std::unique_ptr<filters::HttpFilter> LuaFilterFactory::create(filters::WorkerCac
   }
   if (override_config->source_code) {
     auto key = route_keys_.find(route);
-    if (key != route_keys_.end()) return makeFilter(cache, *override_config->source_code, key->second, route, context);
-    return makeFilter(cache, *override_config->source_code, cacheKey(override_config->source_code->code, settings_->sandbox),
-                      route, context);
+    if (key != route_keys_.end())
+      return makeFilter(cache, *override_config->source_code, key->second, route, context);
+    return makeFilter(cache, *override_config->source_code,
+                      cacheKey(override_config->source_code->code, settings_->sandbox), route, context);
   }
   if (!default_code_) return nullptr;
   return makeFilter(cache, default_code_->source, default_code_->key, route, context);
