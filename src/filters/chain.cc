@@ -156,11 +156,22 @@ HeaderMap& FilterChain::requestHeaderStorage() {
   return request_.headers;
 }
 
-void FilterChain::requestHeaders(bool end_stream) {
+void FilterChain::requestHeaders(bool end_stream) { enterHeaders(request_, end_stream); }
+
+void FilterChain::enterHeaders(Direction& d, bool end) {
   if (destroyed_) return;
   Running running(*this);
-  request_.headers_only = end_stream;
-  runHeaders(request_, 0);
+  if (d.response) response_entered_ = true;
+  d.headers_only = end;
+  runHeaders(d, 0);
+}
+
+void FilterChain::enterTrailers(Direction& d, HeaderMap trailers) {
+  if (destroyed_) return;
+  Running running(*this);
+  d.trailers = std::move(trailers);
+  d.has_trailers = true;
+  pushTrailers(d, 0);
 }
 
 void FilterChain::enterData(Direction& d, std::string_view data, bool end) {
@@ -188,13 +199,7 @@ void FilterChain::takeRequestData(std::string& buffer, bool end_stream) {
   enterData(request_, buffer, end_stream);
 }
 
-void FilterChain::requestTrailers(HeaderMap trailers) {
-  if (destroyed_) return;
-  Running running(*this);
-  request_.trailers = std::move(trailers);
-  request_.has_trailers = true;
-  pushTrailers(request_, 0);
-}
+void FilterChain::requestTrailers(HeaderMap trailers) { enterTrailers(request_, std::move(trailers)); }
 
 void FilterChain::responseHeaders(HeaderMap headers, bool end_stream) {
   response_.headers = std::move(headers);
@@ -206,13 +211,7 @@ HeaderMap& FilterChain::responseHeaderStorage() {
   return response_.headers;
 }
 
-void FilterChain::responseHeaders(bool end_stream) {
-  if (destroyed_) return;
-  Running running(*this);
-  response_entered_ = true;
-  response_.headers_only = end_stream;
-  runHeaders(response_, 0);
-}
+void FilterChain::responseHeaders(bool end_stream) { enterHeaders(response_, end_stream); }
 
 void FilterChain::responseData(std::string_view data, bool end_stream) {
   enterData(response_, data, end_stream);
@@ -221,13 +220,7 @@ void FilterChain::takeResponseData(std::string& buffer, bool end_stream) {
   enterData(response_, buffer, end_stream);
 }
 
-void FilterChain::responseTrailers(HeaderMap trailers) {
-  if (destroyed_) return;
-  Running running(*this);
-  response_.trailers = std::move(trailers);
-  response_.has_trailers = true;
-  pushTrailers(response_, 0);
-}
+void FilterChain::responseTrailers(HeaderMap trailers) { enterTrailers(response_, std::move(trailers)); }
 
 void FilterChain::runHeaders(Direction& d, size_t pos) {
   // A filter may give a message without a body one (Lua's body(true):setBytes()

@@ -44,7 +44,8 @@ class FilterChain final : public event::Deletable {
  public:
   // `buffer_limit`: body bytes all filters together may hold per direction.
   FilterChain(StreamCallbacks& stream, uint64_t buffer_limit);
-  FilterChain(std::vector<std::unique_ptr<HttpFilter>> filters, StreamCallbacks& stream, uint64_t buffer_limit);
+  FilterChain(std::vector<std::unique_ptr<HttpFilter>> filters, StreamCallbacks& stream,
+              uint64_t buffer_limit);
   ~FilterChain() override;
   FilterChain(const FilterChain&) = delete;
   FilterChain& operator=(const FilterChain&) = delete;
@@ -108,10 +109,10 @@ class FilterChain final : public event::Deletable {
   enum class SlotState { kWaiting, kPassed, kStoppedHeaders, kBuffering, kStoppedData, kStoppedTrailers };
   struct Slot {
     SlotState state = SlotState::kWaiting;
-    bool quiet = false;  // stopped with kStop: don't call onData as data arrives
+    bool quiet = false;      // stopped with kStop: don't call onData as data arrives
     bool watermark = false;  // last said kStopAndWatermark: no 413/500 for what it holds
     std::string held;
-    bool end = false;              // the body ended (without trailers) at this filter
+    bool end = false;               // the body ended (without trailers) at this filter
     bool trailers_pending = false;  // trailers reached this filter and wait here
   };
   struct Direction {
@@ -142,6 +143,9 @@ class FilterChain final : public event::Deletable {
 
   HttpFilter& filterAt(const Direction& d, size_t pos) const;
   void runHeaders(Direction& d, size_t pos);
+  // Where what enters the chain starts (request: first filter; response: last).
+  void enterHeaders(Direction& d, bool end);
+  void enterTrailers(Direction& d, HeaderMap trailers);
   void enterData(Direction& d, std::string_view data, bool end);
   void enterData(Direction& d, std::string& buffer, bool end);
   void pushData(Direction& d, size_t pos, std::string data, bool end);
