@@ -36,6 +36,9 @@ for fuzzer in build/fuzz/fuzz_*; do
   echo "fuzz_$name: ok ($(grep -c . <(ls "$corpus")) seeds)"
 done
 
+echo "== benchmark helpers (bench/lib): their parsing and statistics"
+/usr/bin/python3 -m unittest discover -q -s bench/lib -t bench
+
 echo "== end-to-end tests with the ASan+UBSan binary (build/debug/pier): memory errors and leaks fail"
 PIER_BIN="$PWD/build/debug/pier" /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/e2e
 echo "== end-to-end tests (build/release/pier)"
