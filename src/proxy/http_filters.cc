@@ -17,8 +17,7 @@
 namespace pier::proxy {
 namespace {
 
-std::optional<uint64_t> contentLengthOf(const filters::HeaderMap& headers) {
-  const std::string* v = headers.getFirst("content-length");
+std::optional<uint64_t> parseLength(const std::string* v) {
   if (v == nullptr || v->empty()) return std::nullopt;
   uint64_t n = 0;
   auto [end, ec] = std::from_chars(v->data(), v->data() + v->size(), n);
@@ -26,9 +25,55 @@ std::optional<uint64_t> contentLengthOf(const filters::HeaderMap& headers) {
   return n;
 }
 
-std::string_view pseudo(const filters::HeaderMap& headers, std::string_view name, std::string_view fallback) {
-  const std::string* v = headers.getFirst(name);
+std::string_view valueOr(const std::string* v, std::string_view fallback) {
   return v != nullptr ? std::string_view(*v) : fallback;
+}
+
+// What the HTTP/1 writers need from a map that left the chain, found in one
+// pass (names are stored lower case, so plain comparisons do).
+struct HeaderFacts {
+  const std::string* method = nullptr;
+  const std::string* path = nullptr;
+  const std::string* authority = nullptr;
+  const std::string* status = nullptr;
+  const std::string* content_length = nullptr;  // the first
+  size_t content_lengths = 0;
+  bool content_lengths_agree = true;
+};
+
+HeaderFacts scan(const filters::HeaderMap& headers) {
+  HeaderFacts f;
+  for (const auto& e : headers.entries()) {
+    const std::string& n = e.name;
+    switch (n.size()) {
+      case 5:
+        if (n == ":path") f.path = f.path ? f.path : &e.value;
+        break;
+      case 7:
+        if (n == ":method") {
+          f.method = f.method ? f.method : &e.value;
+        } else if (n == ":status") {
+          f.status = f.status ? f.status : &e.value;
+        }
+        break;
+      case 10:
+        if (n == ":authority") f.authority = f.authority ? f.authority : &e.value;
+        break;
+      case 14:
+        if (n == "content-length") {
+          if (f.content_length == nullptr) {
+            f.content_length = &e.value;
+          } else if (e.value != *f.content_length) {
+            f.content_lengths_agree = false;
+          }
+          ++f.content_lengths;
+        }
+        break;
+      default:
+        break;
+    }
+  }
+  return f;
 }
 
 // A call that cannot start (no healthy endpoint): answers 503 from the loop,
@@ -169,9 +214,10 @@ void HttpConnection::feedRequestBody(std::string& data, bool done, std::unique_p
 void HttpConnection::onRequestHeadersOut(filters::HeaderMap& headers, bool end_stream) {
   // `fhead` views `headers`, which the chain keeps unchanged from here on.
   http::RequestHead fhead;
-  fhead.method = pseudo(headers, ":method", method_);
-  fhead.target = pseudo(headers, ":path", path_);
-  fhead.host = pseudo(headers, ":authority", host_header_);
+  const HeaderFacts facts = scan(headers);
+  fhead.method = valueOr(facts.method, method_);
+  fhead.target = valueOr(facts.path, path_);
+  fhead.host = valueOr(facts.authority, host_header_);
   fhead.version = version_;
   fhead.headers.swap(regularHeaderViews(headers));
   fhead.upgrade = upgrade_;
@@ -179,7 +225,7 @@ void HttpConnection::onRequestHeadersOut(filters::HeaderMap& headers, bool end_s
   up_declared_length_.reset();
   if (end_stream) {
     fhead.body = http::BodyKind::kNone;
-  } else if (auto length = contentLengthOf(headers)) {
+  } else if (auto length = parseLength(facts.content_length)) {
     fhead.body = http::BodyKind::kContentLength;
     fhead.content_length = *length;
     up_declared_length_ = *length;
@@ -287,7 +333,8 @@ void HttpConnection::onResponseHeadersOut(filters::HeaderMap& headers, bool end_
   http::ResponseHead rh;
   rh.version = resp_head_.version;
   rh.status = resp_head_.status;
-  if (const std::string* s = headers.getFirst(":status")) {
+  const HeaderFacts facts = scan(headers);
+  if (const std::string* s = facts.status) {
     int status = 0;
     auto [end, ec] = std::from_chars(s->data(), s->data() + s->size(), status);
     if (ec == std::errc{} && end == s->data() + s->size() && status >= 200 && status <= 999) {
@@ -301,17 +348,17 @@ void HttpConnection::onResponseHeadersOut(filters::HeaderMap& headers, bool end_
   }
   // Filters may leave several content-lengths (add instead of replace): one
   // value is sent, conflicting ones are a bad response, never forwarded.
-  if (headers.count("content-length") > 1) {
-    const std::string first = *headers.getFirst("content-length");
-    for (size_t i = 1; i < headers.count("content-length"); ++i) {
-      if (*headers.getAtIndex("content-length", i) != first) {
-        PIER_LOG_WARN("{} {}: filters left conflicting content-length values", method_, path_);
-        releaseUpstream(false);
-        close_after_response_ = true;
-        localReply(502, "conflicting content-length\n");
-        return;
-      }
+  // Parsed before the map changes below (the facts point into it).
+  std::optional<uint64_t> length = parseLength(facts.content_length);
+  if (facts.content_lengths > 1) {
+    if (!facts.content_lengths_agree) {
+      PIER_LOG_WARN("{} {}: filters left conflicting content-length values", method_, path_);
+      releaseUpstream(false);
+      close_after_response_ = true;
+      localReply(502, "conflicting content-length\n");
+      return;
     }
+    const std::string first = *facts.content_length;
     headers.replace("content-length", first);
   }
   // The client's method and the final status decide whether a body may follow.
@@ -329,7 +376,7 @@ void HttpConnection::onResponseHeadersOut(filters::HeaderMap& headers, bool end_
   const bool http10 = version_ == http::Version::kHttp10;
   if (end_stream || down_no_body_) {
     rh.body = http::BodyKind::kNone;  // headers as they are (HEAD keeps its content-length)
-  } else if (auto length = contentLengthOf(headers)) {
+  } else if (length) {
     rh.body = http::BodyKind::kContentLength;
     rh.content_length = *length;
     down_declared_length_ = *length;

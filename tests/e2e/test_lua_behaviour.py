@@ -849,3 +849,31 @@ end
         r = c.read_response()
         assert r.status == 200
         assert values(r.json(), "x-body") == ["hello"]
+
+
+# ---- content-lengths a script leaves on a response -------------------------------------------------
+
+def test_two_equal_content_lengths_from_a_script_are_sent_once(res):
+    code = """
+function envoy_on_response(response_handle)
+  local h = response_handle:headers()
+  h:add("content-length", h:get("content-length"))
+end
+"""
+    env = serve(res, code)
+    r = httpraw.request(env.port, "GET", "/size/100")
+    assert r.status == 200
+    assert r.header_all("content-length") == ["100"]
+    assert len(r.body) == 100
+
+
+def test_conflicting_content_lengths_from_a_script_are_a_502(res):
+    code = """
+function envoy_on_response(response_handle)
+  response_handle:headers():add("content-length", "7")
+end
+"""
+    env = serve(res, code)
+    r = httpraw.request(env.port, "GET", "/size/100")
+    assert r.status == 502
+    assert r.text() == "conflicting content-length\n"
