@@ -112,6 +112,9 @@ def _read_response(sock, buf, want_body, deadline):
             chunk = sock.recv(65536)
         except socket.timeout:
             raise LoadError("time limit reached while waiting for a response") from None
+        except ConnectionResetError:
+            # A request sent after the server closed is answered with a reset.
+            raise LoadError("the server closed a keep-alive connection (reset)") from None
         if not chunk:
             raise LoadError("the server closed a keep-alive connection")
         buf += chunk
@@ -144,6 +147,8 @@ def run_load(port, conns, rounds, time_limit, want_body=None, path="/"):
                 s.settimeout(max(0.001, deadline - time.monotonic()))
                 try:
                     s.sendall(req)
+                except (BrokenPipeError, ConnectionResetError) as e:
+                    raise LoadError(f"the server closed a keep-alive connection (send: {e})") from None
                 except OSError as e:
                     raise LoadError(f"send: {e}") from None
             for i, s in enumerate(socks):
