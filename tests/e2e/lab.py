@@ -330,11 +330,20 @@ class PierLab:
             seen.append(body)
             streak = streak + 1 if node is not None and node == last else (1 if node else 0)
             last = node
-            if streak >= need and node_of_mac(self.neigh(ip)[0]) == node:
+            # The node must also be the one pier itself names: right after the lab
+            # starts (or a node joins), a planned move may still be under way, and
+            # the old owner serves the clients that have not switched yet.
+            if streak >= need and node_of_mac(self.neigh(ip)[0]) == node and self.metric_owners(ip) == [node]:
                 return node
             time.sleep(0.05)  # poll interval
         raise AssertionError(f"{ip} has no steady owner after {timeout}s (answers: {seen[-5:]}, "
                              f"neigh {self.neigh(ip)})\n{self.log_tails()}")
+
+    def metric_owners(self, ip: str) -> list[int]:
+        """The nodes whose pier_vip_owned{ip} is 1."""
+        from pier_proc import Metrics  # tests/e2e's own helper, imported where it is used
+        return [n for n in range(1, self.nodes + 1)
+                if Metrics(self.metrics_text(n)).value("pier_vip_owned", ip=ip) == 1]
 
     def metrics_text(self, n: int) -> str:
         r = run(["ip", "netns", "exec", node_ns(n), "curl", "-sS", "-m", "3",

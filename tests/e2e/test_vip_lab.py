@@ -231,8 +231,7 @@ def rejected_heartbeats(lab) -> float:
 
 def owners_by_metrics(lab, ip: str) -> list[int]:
     """The nodes whose pier_vip_owned{ip} is 1."""
-    return [n for n in range(1, lab.nodes + 1)
-            if Metrics(lab.metrics_text(n)).value("pier_vip_owned", ip=ip) == 1]
+    return lab.metric_owners(ip)
 
 
 def test_forged_heartbeats_without_the_key_change_nothing(lab):
