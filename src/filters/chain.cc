@@ -134,6 +134,17 @@ void FilterChain::destroy() {
   }
 }
 
+bool FilterChain::responseBodyBypassable() const {
+  if (destroyed_ || !response_.headers_out || response_.held_bytes != 0 || response_.has_trailers) return false;
+  for (const Slot& slot : response_.slots) {
+    if (slot.state != SlotState::kPassed || !slot.held.empty() || slot.end) return false;
+  }
+  for (const auto& f : filters_) {
+    if (f->wantsResponseBody()) return false;
+  }
+  return true;
+}
+
 HttpFilter& FilterChain::filterAt(const Direction& d, size_t pos) const {
   return *filters_[d.response ? filters_.size() - 1 - pos : pos];
 }

@@ -101,6 +101,10 @@ class FilterChain final : public event::Deletable {
   // (kStop), not for something else (kStopAndWatermark).
   bool requestHeadersHeldForBody() const;
   bool responseOverWatermark() const { return overWatermark(response_); }
+  // The response headers left the chain, nothing of the response is held,
+  // and no filter wants the body (HttpFilter::wantsResponseBody): the
+  // stream may send the rest of the response without the chain.
+  bool responseBodyBypassable() const;
   // Bytes held by filters now, both directions (for tests and metrics).
   uint64_t heldBytes() const { return request_.held_bytes + response_.held_bytes; }
   size_t size() const { return filters_.size(); }

@@ -153,6 +153,11 @@ class HttpFilter : public event::Deletable {
   virtual HeadersStatus onResponseHeaders(HeaderMap& headers, bool end_stream) = 0;
   virtual DataStatus onResponseData(std::string& data, bool end_stream) = 0;
   virtual TrailersStatus onResponseTrailers(HeaderMap& trailers) = 0;
+  // Asked once the response headers passed every filter: whether this filter
+  // still wants the response body and trailers. When no filter does, the
+  // stream sends the body on as it decodes it, past the chain (no copy, no
+  // calls). A filter that says false is not called for them again.
+  virtual bool wantsResponseBody() const { return true; }
   // The stream ended (normally, by a local reply, or by a reset): cancel
   // outstanding work. No callback may be used after this.
   virtual void onDestroy() {}

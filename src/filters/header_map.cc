@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
+#include <utility>
 
 namespace pier::filters {
 namespace {
@@ -21,14 +22,6 @@ bool sameName(std::string_view stored_lower, std::string_view name) {
   return true;
 }
 
-// clear() + append() reuses the string's storage on the short path; assign()
-// takes libstdc++'s general replace path, several times slower for the short
-// strings headers are.
-void copyInto(std::string& out, std::string_view text) {
-  out.clear();
-  out.append(text.data(), text.size());
-}
-
 // Lower-cases the word at p in place, a byte at a time in parallel: a byte
 // gets 0x20 added when it is in 'A'..'Z'. Idempotent, so words may overlap.
 template <typename Word>
@@ -37,8 +30,8 @@ void lowerWord(char* p) {
   Word x;
   std::memcpy(&x, p, sizeof x);
   const Word low7 = x & (0x7f * kOnes);
-  const Word above_z = low7 + (0x7f - 'Z') * kOnes;  // high bit: byte > 'Z'
-  const Word from_a = low7 + (0x80 - 'A') * kOnes;   // high bit: byte >= 'A'
+  const Word above_z = low7 + (0x7f - 'Z') * kOnes;            // high bit: byte > 'Z'
+  const Word from_a = low7 + (0x80 - 'A') * kOnes;             // high bit: byte >= 'A'
   const Word upper = from_a & ~above_z & ~x & (0x80 * kOnes);  // ASCII only
   x |= upper >> 2;
   std::memcpy(p, &x, sizeof x);
@@ -58,86 +51,227 @@ void lowerInPlace(char* p, size_t n) {
   }
 }
 
-void assignLowered(std::string& out, std::string_view name) {
-  copyInto(out, name);
-  lowerInPlace(out.data(), name.size());
-}
-
 bool isPseudo(const HeaderMap::Entry& e) { return !e.name.empty() && e.name.front() == ':'; }
+
+constexpr size_t kFirstChunk = 512;
+constexpr size_t kMaxGrowth = 64 * 1024;
+// Below this the arena is never compacted: a message's head fits many times.
+constexpr size_t kCompactFloor = 64 * 1024;
 
 }  // namespace
 
+HeaderMap::HeaderMap(const HeaderMap& other) { copyFrom(other); }
+
+HeaderMap& HeaderMap::operator=(const HeaderMap& other) {
+  if (this != &other) {
+    clear();
+    copyFrom(other);
+  }
+  return *this;
+}
+
+HeaderMap::HeaderMap(HeaderMap&& other) noexcept
+    : entries_(std::move(other.entries_)),
+      chunks_(std::move(other.chunks_)),
+      chunk_next_(std::exchange(other.chunk_next_, nullptr)),
+      chunk_free_(std::exchange(other.chunk_free_, 0)),
+      arena_bytes_(std::exchange(other.arena_bytes_, 0)),
+      block_(std::exchange(other.block_, {})),
+      block_copy_(std::exchange(other.block_copy_, nullptr)),
+      reason_phrase_(std::move(other.reason_phrase_)),
+      version_(other.version_ + 1) {
+  other.entries_.clear();
+  other.chunks_.clear();
+  ++other.version_;
+}
+
+HeaderMap& HeaderMap::operator=(HeaderMap&& other) noexcept {
+  if (this == &other) return *this;
+  entries_ = std::move(other.entries_);
+  chunks_ = std::move(other.chunks_);
+  chunk_next_ = std::exchange(other.chunk_next_, nullptr);
+  chunk_free_ = std::exchange(other.chunk_free_, 0);
+  arena_bytes_ = std::exchange(other.arena_bytes_, 0);
+  block_ = std::exchange(other.block_, {});
+  block_copy_ = std::exchange(other.block_copy_, nullptr);
+  reason_phrase_ = std::move(other.reason_phrase_);
+  ++version_;
+  other.entries_.clear();
+  other.chunks_.clear();
+  ++other.version_;
+  return *this;
+}
+
+HeaderMap::~HeaderMap() = default;
+
+void HeaderMap::copyFrom(const HeaderMap& other) {
+  size_t bytes = 0;
+  for (const auto& e : other.entries_) bytes += e.name.size() + e.value.size();
+  char* p = bytes > 0 ? allocate(bytes) : nullptr;
+  entries_.reserve(other.entries_.size());
+  for (const auto& e : other.entries_) {
+    Entry copy;
+    std::memcpy(p, e.name.data(), e.name.size());
+    copy.name = {p, e.name.size()};
+    p += e.name.size();
+    std::memcpy(p, e.value.data(), e.value.size());
+    copy.value = {p, e.value.size()};
+    p += e.value.size();
+    entries_.push_back(copy);
+  }
+  reason_phrase_ = other.reason_phrase_;
+  ++version_;
+}
+
+char* HeaderMap::allocateChunk(size_t n) {
+  const size_t grown = chunks_.empty() ? kFirstChunk : std::min(chunks_.back().size * 2, kMaxGrowth);
+  const size_t size = std::max(n, grown);
+  chunks_.push_back(Chunk{std::make_unique_for_overwrite<char[]>(size), size});
+  chunk_next_ = chunks_.back().data.get();
+  chunk_free_ = size;
+  return allocate(n);
+}
+
+std::string_view HeaderMap::store(std::string_view bytes) {
+  if (bytes.empty()) return {};
+  char* p = allocate(bytes.size());
+  std::memcpy(p, bytes.data(), bytes.size());
+  return {p, bytes.size()};
+}
+
+std::string_view HeaderMap::storeLowered(std::string_view name) {
+  if (name.empty()) return {};
+  char* p = allocate(name.size());
+  std::memcpy(p, name.data(), name.size());
+  lowerInPlace(p, name.size());
+  return {p, name.size()};
+}
+
+void HeaderMap::compactIfWasteful() {
+  if (arena_bytes_ < kCompactFloor) return;
+  size_t live = 0;
+  for (const auto& e : entries_) live += e.name.size() + e.value.size();
+  if (live * 2 > arena_bytes_) return;
+  std::vector<Chunk> old;
+  old.swap(chunks_);
+  chunk_next_ = nullptr;
+  chunk_free_ = 0;
+  arena_bytes_ = 0;
+  block_ = {};
+  block_copy_ = nullptr;
+  char* p = live > 0 ? allocate(live) : nullptr;
+  for (auto& e : entries_) {
+    std::memcpy(p, e.name.data(), e.name.size());
+    e.name = {p, e.name.size()};
+    p += e.name.size();
+    std::memcpy(p, e.value.data(), e.value.size());
+    e.value = {p, e.value.size()};
+    p += e.value.size();
+  }
+}
+
 void HeaderMap::clear() {
   ++version_;
-  used_ = 0;
+  entries_.clear();
+  if (chunks_.size() > 1) chunks_.erase(chunks_.begin(), chunks_.end() - 1);  // the last is the largest
+  chunk_next_ = chunks_.empty() ? nullptr : chunks_.back().data.get();
+  chunk_free_ = chunks_.empty() ? 0 : chunks_.back().size;
+  arena_bytes_ = 0;
+  block_ = {};
+  block_copy_ = nullptr;
   reason_phrase_.clear();
 }
 
-HeaderMap::Entry& HeaderMap::appendEntry() {
-  if (used_ == entries_.size()) entries_.emplace_back();
-  return entries_[used_++];
+void HeaderMap::appendPseudoBehindRegular(std::string_view lower_name, std::string_view value) {
+  entries_.push_back(Entry{lower_name, value});
+  auto first_regular = std::find_if_not(entries_.begin(), entries_.end() - 1, isPseudo);
+  std::rotate(first_regular, entries_.end() - 1, entries_.end());
 }
 
 void HeaderMap::add(std::string_view name, std::string_view value) {
-  ++version_;
-  Entry& e = appendEntry();
-  assignLowered(e.name, name);
-  copyInto(e.value, value);
-  if (!name.empty() && name.front() == ':') {
-    // Pseudo-headers go after the existing pseudo-headers.
-    Entry* first_regular = std::find_if_not(begin(), end() - 1, isPseudo);
-    std::rotate(first_regular, end() - 1, end());
+  const std::string_view stored_name = storeLowered(name);
+  append(stored_name, store(value));
+  if (arena_bytes_ >= kCompactFloor) compactIfWasteful();
+}
+
+void HeaderMap::adoptBlock(std::string_view block) {
+  block_copy_ = nullptr;
+  if (!block.empty()) {
+    block_copy_ = allocate(block.size());
+    std::memcpy(block_copy_, block.data(), block.size());
   }
+  block_ = block;
+}
+
+void HeaderMap::addFromBlock(std::string_view name, std::string_view value) {
+  std::string_view stored_name;
+  if (const size_t offset = blockOffset(name); offset != std::string_view::npos && !name.empty()) {
+    char* p = block_copy_ + offset;
+    lowerInPlace(p, name.size());
+    stored_name = {p, name.size()};
+  } else {
+    stored_name = storeLowered(name);
+  }
+  append(stored_name, blockOrCopy(value));
+}
+
+std::span<const HeaderMap::Entry> HeaderMap::regularEntries() const {
+  size_t i = 0;
+  while (i < entries_.size() && isPseudo(entries_[i])) ++i;
+  return std::span<const Entry>(entries_).subspan(i);
 }
 
 std::optional<std::string> HeaderMap::get(std::string_view name) const {
   std::optional<std::string> out;
-  for (const auto& e : entries()) {
+  for (const auto& e : entries_) {
     if (!sameName(e.name, name)) continue;
     if (out) {
       out->push_back(',');
       out->append(e.value);
     } else {
-      out = e.value;
+      out.emplace(e.value);
     }
   }
   return out;
 }
 
-const std::string* HeaderMap::getFirst(std::string_view name) const {
-  for (const auto& e : entries()) {
+const std::string_view* HeaderMap::getFirst(std::string_view name) const {
+  for (const auto& e : entries_) {
     if (sameName(e.name, name)) return &e.value;
   }
   return nullptr;
 }
 
-const std::string* HeaderMap::getAtIndex(std::string_view name, size_t index) const {
-  for (const auto& e : entries()) {
+const std::string_view* HeaderMap::getAtIndex(std::string_view name, size_t index) const {
+  for (const auto& e : entries_) {
     if (sameName(e.name, name) && index-- == 0) return &e.value;
   }
   return nullptr;
 }
 
 size_t HeaderMap::count(std::string_view name) const {
-  return static_cast<size_t>(std::count_if(begin(), end(), [&](const Entry& e) { return sameName(e.name, name); }));
+  return static_cast<size_t>(std::count_if(entries_.begin(), entries_.end(),
+                                           [&](const Entry& e) { return sameName(e.name, name); }));
 }
 
 void HeaderMap::remove(std::string_view name) {
   ++version_;
-  Entry* rest = std::remove_if(begin(), end(), [&](const Entry& e) { return sameName(e.name, name); });
-  used_ = static_cast<size_t>(rest - begin());
+  std::erase_if(entries_, [&](const Entry& e) { return sameName(e.name, name); });
 }
 
 void HeaderMap::replace(std::string_view name, std::string_view value) {
-  Entry* first = std::find_if(begin(), end(), [&](const Entry& e) { return sameName(e.name, name); });
-  if (first == end()) {
+  auto first =
+      std::find_if(entries_.begin(), entries_.end(), [&](const Entry& e) { return sameName(e.name, name); });
+  if (first == entries_.end()) {
     add(name, value);
     return;
   }
   ++version_;
-  first->value.assign(value);
-  Entry* rest = std::remove_if(first + 1, end(), [&](const Entry& e) { return sameName(e.name, name); });
-  used_ = static_cast<size_t>(rest - begin());
+  first->value = store(value);
+  auto rest =
+      std::remove_if(first + 1, entries_.end(), [&](const Entry& e) { return sameName(e.name, name); });
+  entries_.erase(rest, entries_.end());
+  compactIfWasteful();
 }
 
 }  // namespace pier::filters

@@ -3,12 +3,19 @@
 // case (HTTP/1 names are case-insensitive; Envoy scripts see lower case), and
 // pseudo-headers (":method", ":path", ":authority", ":scheme", ":status") come
 // first, as in Envoy, so scripts iterate them the way they do there.
+//
+// Names and values live in the map's own arena: a few chunks that only grow
+// until clear(). Filling a map is then a copy into the arena per header (or
+// one copy of a whole parsed head, see adoptBlock()), not a string per name
+// and value. Views from entries() and the lookups stay valid until the map
+// next changes.
 #include <cstddef>
+#include <cstdint>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
 #include <string_view>
-#include <utility>
 #include <vector>
 
 namespace pier::filters {
@@ -16,26 +23,17 @@ namespace pier::filters {
 class HeaderMap {
  public:
   HeaderMap() = default;
-  HeaderMap(const HeaderMap&) = default;
-  HeaderMap& operator=(const HeaderMap&) = default;
-  // A moved-from map is empty (its count goes with the storage).
-  HeaderMap(HeaderMap&& other) noexcept
-      : entries_(std::move(other.entries_)),
-        used_(std::exchange(other.used_, 0)),
-        reason_phrase_(std::move(other.reason_phrase_)),
-        version_(other.version_ + 1) {}
-  HeaderMap& operator=(HeaderMap&& other) noexcept {
-    entries_ = std::move(other.entries_);
-    used_ = std::exchange(other.used_, 0);
-    reason_phrase_ = std::move(other.reason_phrase_);
-    ++version_;
-    other.entries_.clear();
-    return *this;
-  }
+  HeaderMap(const HeaderMap& other);
+  HeaderMap& operator=(const HeaderMap& other);
+  // A moved-from map is empty. Views into a moved map stay valid: its arena
+  // chunks move, their bytes do not.
+  HeaderMap(HeaderMap&& other) noexcept;
+  HeaderMap& operator=(HeaderMap&& other) noexcept;
+  ~HeaderMap();
 
   struct Entry {
-    std::string name;  // lower case
-    std::string value;
+    std::string_view name;  // lower case
+    std::string_view value;
   };
 
   // Appends a value (pseudo-headers go after the existing pseudo-headers).
@@ -43,20 +41,36 @@ class HeaderMap {
   // All values of `name` joined with ",", or nullopt when absent.
   std::optional<std::string> get(std::string_view name) const;
   // The first value, or nullptr (no joining, no allocation).
-  const std::string* getFirst(std::string_view name) const;
+  const std::string_view* getFirst(std::string_view name) const;
   // The index-th (0-based) value of `name`, or nullptr.
-  const std::string* getAtIndex(std::string_view name, size_t index) const;
+  const std::string_view* getAtIndex(std::string_view name, size_t index) const;
   size_t count(std::string_view name) const;
   void remove(std::string_view name);
   // Sets a single value: the first occurrence keeps its place, the others go;
   // added when absent.
   void replace(std::string_view name, std::string_view value);
 
-  std::span<const Entry> entries() const { return {entries_.data(), used_}; }
-  size_t size() const { return used_; }
-  bool empty() const { return used_ == 0; }
-  // Keeps the entries' storage: a map refilled for the next message of a
-  // connection allocates nothing for names and values that fit what it held.
+  // Filling from a parsed message head: `block` (the head's bytes) is copied
+  // into the arena once, and addFromBlock() then adds names and values that
+  // lie inside `block` as views of that copy (names lower-cased in it), so
+  // each header costs no copy of its own. Views outside `block` are copied
+  // as by add(). The block copy lives until clear().
+  void adoptBlock(std::string_view block);
+  void addFromBlock(std::string_view name, std::string_view value);
+  // A header whose name is a lower-case string literal (a pseudo-header the
+  // proxy fills in): the name is not copied.
+  template <size_t N>
+  void addFromBlock(const char (&lower_name)[N], std::string_view value) {
+    append(std::string_view(lower_name, N - 1), blockOrCopy(value));
+  }
+
+  std::span<const Entry> entries() const { return entries_; }
+  // The entries after the pseudo-headers (which always come first).
+  std::span<const Entry> regularEntries() const;
+  size_t size() const { return entries_.size(); }
+  bool empty() const { return entries_.empty(); }
+  // Keeps the entry vector and the largest arena chunk: a map refilled for
+  // the next message of a connection usually allocates nothing.
   void clear();
   void reserve(size_t n) { entries_.reserve(n); }
   // Bumped on every change; iteration wrappers use it to detect edits.
@@ -66,15 +80,62 @@ class HeaderMap {
   void setHttp1ReasonPhrase(std::string_view reason) { reason_phrase_.assign(reason); }
   const std::string& http1ReasonPhrase() const { return reason_phrase_; }
 
- private:
-  Entry& appendEntry();
-  Entry* begin() { return entries_.data(); }
-  Entry* end() { return entries_.data() + used_; }
-  const Entry* begin() const { return entries_.data(); }
-  const Entry* end() const { return entries_.data() + used_; }
+  // Bytes the arena holds (for tests of its bound).
+  size_t arenaBytes() const { return arena_bytes_; }
 
-  std::vector<Entry> entries_;  // the first used_ are the headers; the rest is spare storage
-  size_t used_ = 0;
+ private:
+  struct Chunk {
+    std::unique_ptr<char[]> data;
+    size_t size = 0;
+  };
+  // Stable storage for n bytes until clear().
+  char* allocate(size_t n) {
+    if (chunk_free_ < n) return allocateChunk(n);
+    char* p = chunk_next_;
+    chunk_next_ += n;
+    chunk_free_ -= n;
+    arena_bytes_ += n;
+    return p;
+  }
+  char* allocateChunk(size_t n);
+  std::string_view store(std::string_view bytes);
+  std::string_view storeLowered(std::string_view name);
+  // Offset of `view` in the adopted block, or npos when it is not inside.
+  size_t blockOffset(std::string_view view) const {
+    const size_t offset = static_cast<size_t>(reinterpret_cast<uintptr_t>(view.data()) -
+                                              reinterpret_cast<uintptr_t>(block_.data()));
+    return offset < block_.size() && view.size() <= block_.size() - offset ? offset : std::string_view::npos;
+  }
+  std::string_view blockOrCopy(std::string_view value) {
+    const size_t offset = blockOffset(value);
+    return offset != std::string_view::npos ? std::string_view(block_copy_ + offset, value.size())
+                                            : store(value);
+  }
+  void append(std::string_view lower_name, std::string_view value) {
+    ++version_;
+    // Pseudo-headers go after the existing pseudo-headers; a map filled in
+    // order (the usual case) never has to move one.
+    if (!lower_name.empty() && lower_name.front() == ':' && !entries_.empty() &&
+        !(!entries_.back().name.empty() && entries_.back().name.front() == ':')) {
+      appendPseudoBehindRegular(lower_name, value);
+      return;
+    }
+    entries_.push_back(Entry{lower_name, value});
+  }
+  void appendPseudoBehindRegular(std::string_view lower_name, std::string_view value);
+  // Rewrites the live headers into one fresh chunk once dead bytes (values
+  // replaced, headers removed) dominate, so a script that edits a header in
+  // a loop cannot grow the arena without bound.
+  void compactIfWasteful();
+  void copyFrom(const HeaderMap& other);
+
+  std::vector<Entry> entries_;
+  std::vector<Chunk> chunks_;   // the last one is being filled
+  char* chunk_next_ = nullptr;  // its free part
+  size_t chunk_free_ = 0;
+  size_t arena_bytes_ = 0;  // bytes handed out since clear()
+  std::string_view block_;  // what adoptBlock() copied, and where to
+  char* block_copy_ = nullptr;
   std::string reason_phrase_;
   uint64_t version_ = 0;
 };

@@ -40,12 +40,22 @@ inline StreamObject& selfObject(lua_State* L, TypeName type) {
   return *o;
 }
 
+// The same for the methods of the handle and the headers: the running hook's
+// own handle and headers objects are known by address (no size check).
+inline StreamObject& selfObject(lua_State* L, const LuaScript& script, TypeName type) {
+  auto* o = static_cast<StreamObject*>(lua_touserdata(L, 1));
+  const LuaScript::Thread* t = script.running();
+  if (t != nullptr && (o == t->handle || o == t->headers) && o->kind == type.kind) return *o;
+  return selfObject(L, type);
+}
+
 // The direction an object belongs to, or a Lua error once its script run ended.
-inline StreamSide& sideOf(lua_State* L, const StreamObject& o) {
-  void* side = scriptOf(L).live().find(o.side);
+inline StreamSide& sideOf(lua_State* L, LuaScript& script, const StreamObject& o) {
+  void* side = script.live().find(o.side);
   if (side == nullptr) luaL_error(L, "object used after the script run it belongs to ended");
   return *static_cast<StreamSide*>(side);
 }
+inline StreamSide& sideOf(lua_State* L, const StreamObject& o) { return sideOf(L, scriptOf(L), o); }
 
 inline std::string_view checkView(lua_State* L, int index) {
   size_t len = 0;
@@ -58,8 +68,8 @@ void registerHandleType(LuaScript& script);
 void registerObjectTypes(LuaScript& script);
 void registerCryptoType(LuaScript& script);
 
-// Objects the filter hands to scripts (pushed on `L`).
-void pushHandle(lua_State* L, const StreamSide& side);
+// Objects the filter hands to scripts (pushed on `L`; the handle comes with
+// LuaScript::startThread).
 void pushHeaders(lua_State* L, const StreamSide& side, HeadersVariant variant);
 // body() results: the held body, or nil/an empty buffer when there is none.
 void pushBody(lua_State* L, StreamSide& side, bool always_wrap);

@@ -67,6 +67,8 @@ class LuaFilter final : public filters::HttpFilter, private StreamShared {
   filters::TrailersStatus onResponseTrailers(filters::HeaderMap& trailers) override {
     return onTrailers(response_, trailers);
   }
+  // A response hook that finished wants nothing more of the response.
+  bool wantsResponseBody() const override { return response_.active(); }
 
   void onDestroy() override {
     destroyed = true;
@@ -251,8 +253,7 @@ class LuaFilter final : public filters::HttpFilter, private StreamShared {
     settings->executions.add();
     s.ref = script_->live().add(&s);
     s.co = script_->startThread(s.response, s.ref);
-    s.thread = s.co.L;
-    pushHandle(s.thread, s);
+    s.thread = s.co->L;
     return run(s, 1);
   }
 
@@ -260,7 +261,9 @@ class LuaFilter final : public filters::HttpFilter, private StreamShared {
     for (;;) {
       s.wait = Wait::kNone;
       in_lua = true;
+      const LuaScript::Thread* outer = script_->enterRun(s.co.get());
       const int rc = lua_resume(s.thread, nargs);
+      script_->enterRun(outer);
       in_lua = false;
       if (s.chunk != nullptr) {
         // A chunk lives until the next one is asked for or the script waits;
@@ -327,11 +330,10 @@ class LuaFilter final : public filters::HttpFilter, private StreamShared {
   void endRun(StreamSide& s, bool finished_normally) {
     script_->live().remove(s.ref);
     if (finished_normally) {
-      script_->recycleThread(s.co);
+      script_->recycleThread(std::move(s.co));
     } else {
-      script_->dropThread(s.co);
+      script_->dropThread(std::move(s.co));
     }
-    s.co = {};
     s.thread = nullptr;
     s.headers_copy.reset();
     s.chunk = nullptr;

@@ -23,8 +23,25 @@ int pushNil(lua_State* L) {
 
 // --- headers ----------------------------------------------------------------
 
-filters::HeaderMap& readableHeaders(lua_State* L, const StreamObject& o) {
-  StreamSide& s = sideOf(L, o);
+constexpr TypeName kHeaders{ObjectKind::kHeaders, "headers"};
+
+// A headers method's self and the side it belongs to (or a Lua error).
+struct HeadersSelf {
+  const StreamObject& object;
+  StreamSide& side;
+};
+
+HeadersSelf headersSelf(lua_State* L) {
+  LuaScript& script = scriptOf(L);
+  const StreamObject& o = selfObject(L, script, kHeaders);
+  return {o, sideOf(L, script, o)};
+}
+
+// A headers method's self; methods with arguments resolve its side after
+// checking them, so argument errors come first whatever the object's state.
+StreamObject& headersObject(lua_State* L, LuaScript& script) { return selfObject(L, script, kHeaders); }
+
+filters::HeaderMap& readableHeaders(lua_State* L, const StreamObject& o, StreamSide& s) {
   if (o.variant == kHeadersTrailers) {
     if (s.trailers == nullptr) luaL_error(L, "trailers are no longer available");
     return *s.trailers;
@@ -35,8 +52,12 @@ filters::HeaderMap& readableHeaders(lua_State* L, const StreamObject& o) {
   return *s.headers;  // unreachable
 }
 
-filters::HeaderMap& writableHeaders(lua_State* L, const StreamObject& o) {
-  StreamSide& s = sideOf(L, o);
+filters::HeaderMap& readableHeaders(lua_State* L, LuaScript& script, const StreamObject& o) {
+  return readableHeaders(L, o, sideOf(L, script, o));
+}
+
+filters::HeaderMap& writableHeaders(lua_State* L, LuaScript& script, const StreamObject& o) {
+  StreamSide& s = sideOf(L, script, o);
   if (o.variant == kHeadersTrailers) {
     if (s.trailers == nullptr) luaL_error(L, "trailers are no longer modifiable");
     return *s.trailers;
@@ -57,21 +78,21 @@ std::string_view checkValue(lua_State* L, int index) {
   return value;
 }
 
-constexpr TypeName kHeaders{ObjectKind::kHeaders, "headers"};
-
 int headersAdd(lua_State* L) {
-  StreamObject& o = selfObject(L, kHeaders);
+  LuaScript& script = scriptOf(L);
+  StreamObject& o = headersObject(L, script);
   std::string_view name = checkName(L, 2);
   std::string_view value = checkValue(L, 3);
-  writableHeaders(L, o).add(name, value);
+  writableHeaders(L, script, o).add(name, value);
   return 0;
 }
 
 int headersGet(lua_State* L) {
-  StreamObject& o = selfObject(L, kHeaders);
+  LuaScript& script = scriptOf(L);
+  StreamObject& o = headersObject(L, script);
   std::string_view name = checkView(L, 2);
-  const filters::HeaderMap& h = readableHeaders(L, o);
-  const std::string* first = h.getFirst(name);
+  const filters::HeaderMap& h = readableHeaders(L, script, o);
+  const std::string_view* first = h.getFirst(name);
   if (first == nullptr) {
     lua_pushnil(L);
   } else if (h.count(name) == 1) {
@@ -84,11 +105,12 @@ int headersGet(lua_State* L) {
 }
 
 int headersGetAtIndex(lua_State* L) {
-  StreamObject& o = selfObject(L, kHeaders);
+  LuaScript& script = scriptOf(L);
+  StreamObject& o = headersObject(L, script);
   std::string_view name = checkView(L, 2);
   const lua_Integer index = luaL_checkinteger(L, 3);
-  const std::string* v =
-      index < 0 ? nullptr : readableHeaders(L, o).getAtIndex(name, static_cast<size_t>(index));
+  const std::string_view* v =
+      index < 0 ? nullptr : readableHeaders(L, script, o).getAtIndex(name, static_cast<size_t>(index));
   if (v == nullptr) {
     lua_pushnil(L);
   } else {
@@ -98,41 +120,45 @@ int headersGetAtIndex(lua_State* L) {
 }
 
 int headersGetNumValues(lua_State* L) {
-  StreamObject& o = selfObject(L, kHeaders);
+  LuaScript& script = scriptOf(L);
+  StreamObject& o = headersObject(L, script);
   std::string_view name = checkView(L, 2);
-  lua_pushinteger(L, static_cast<lua_Integer>(readableHeaders(L, o).count(name)));
+  lua_pushinteger(L, static_cast<lua_Integer>(readableHeaders(L, script, o).count(name)));
   return 1;
 }
 
 int headersRemove(lua_State* L) {
-  StreamObject& o = selfObject(L, kHeaders);
+  LuaScript& script = scriptOf(L);
+  StreamObject& o = headersObject(L, script);
   std::string_view name = checkView(L, 2);
-  writableHeaders(L, o).remove(name);
+  writableHeaders(L, script, o).remove(name);
   return 0;
 }
 
 int headersReplace(lua_State* L) {
-  StreamObject& o = selfObject(L, kHeaders);
+  LuaScript& script = scriptOf(L);
+  StreamObject& o = headersObject(L, script);
   std::string_view name = checkName(L, 2);
   std::string_view value = checkValue(L, 3);
-  writableHeaders(L, o).replace(name, value);
+  writableHeaders(L, script, o).replace(name, value);
   return 0;
 }
 
 int headersSetReasonPhrase(lua_State* L) {
-  StreamObject& o = selfObject(L, kHeaders);
+  LuaScript& script = scriptOf(L);
+  StreamObject& o = headersObject(L, script);
   std::string_view reason = checkValue(L, 2);
-  if (!sideOf(L, o).response || o.variant != kHeadersMain) {
+  if (!sideOf(L, script, o).response || o.variant != kHeadersMain) {
     return luaL_error(L, "setHttp1ReasonPhrase() applies to response headers only");
   }
-  writableHeaders(L, o).setHttp1ReasonPhrase(reason);
+  writableHeaders(L, script, o).setHttp1ReasonPhrase(reason);
   return 0;
 }
 
 // Upvalues: script, metatable, next index, headers version at pairs().
 int headersNext(lua_State* L) {
-  StreamObject& o = selfObject(L, kHeaders);
-  const filters::HeaderMap& h = readableHeaders(L, o);
+  const HeadersSelf self = headersSelf(L);
+  const filters::HeaderMap& h = readableHeaders(L, self.object, self.side);
   if (static_cast<double>(h.version()) != lua_tonumber(L, lua_upvalueindex(4))) {
     return luaL_error(L, "headers were modified during iteration");
   }
@@ -147,8 +173,8 @@ int headersNext(lua_State* L) {
 }
 
 int headersPairs(lua_State* L) {
-  StreamObject& o = selfObject(L, kHeaders);
-  const filters::HeaderMap& h = readableHeaders(L, o);
+  const HeadersSelf self = headersSelf(L);
+  const filters::HeaderMap& h = readableHeaders(L, self.object, self.side);
   lua_pushvalue(L, lua_upvalueindex(1));
   lua_pushvalue(L, lua_upvalueindex(2));
   lua_pushinteger(L, 0);
@@ -389,17 +415,35 @@ int connectionSsl(lua_State* L) {
   return pushNil(L);  // no TLS yet: Envoy returns nil for plaintext connections
 }
 
-bool isTokenChar(unsigned char c) {
-  // RFC 9110 tchar, as a table: every header a script adds is checked.
-  static constexpr auto kTable = [] {
-    std::array<bool, 256> t{};
-    for (int c = 'a'; c <= 'z'; ++c) t[static_cast<size_t>(c)] = true;
-    for (int c = 'A'; c <= 'Z'; ++c) t[static_cast<size_t>(c)] = true;
-    for (int c = '0'; c <= '9'; ++c) t[static_cast<size_t>(c)] = true;
-    for (char c : std::string_view("!#$%&'*+-.^_`|~")) t[static_cast<unsigned char>(c)] = true;
-    return t;
-  }();
-  return kTable[c];
+// Header name (RFC 9110 tchar) and value (anything but CR, LF and NUL)
+// bytes, as a table: every header a script adds is checked.
+constexpr uint8_t kValue = 1;
+constexpr uint8_t kToken = 2;
+constexpr auto kHeaderChars = [] {
+  std::array<uint8_t, 256> t{};
+  for (size_t c = 0; c < t.size(); ++c) t[c] = kValue;
+  t['\r'] = t['\n'] = t['\0'] = 0;
+  for (int c = 'a'; c <= 'z'; ++c) t[static_cast<size_t>(c)] |= kToken;
+  for (int c = 'A'; c <= 'Z'; ++c) t[static_cast<size_t>(c)] |= kToken;
+  for (int c = '0'; c <= '9'; ++c) t[static_cast<size_t>(c)] |= kToken;
+  for (char c : std::string_view("!#$%&'*+-.^_`|~")) t[static_cast<unsigned char>(c)] |= kToken;
+  return t;
+}();
+
+// Whether every byte of `text` has `bit` in kHeaderChars. Branch-free over
+// the bytes, four at a time: names and values are short and almost always
+// valid.
+bool allHave(std::string_view text, uint8_t bit) {
+  const auto* p = reinterpret_cast<const unsigned char*>(text.data());
+  const unsigned char* end = p + text.size();
+  unsigned a = bit;
+  unsigned b = bit;
+  for (; end - p >= 4; p += 4) {
+    a &= kHeaderChars[p[0]] & kHeaderChars[p[1]];
+    b &= kHeaderChars[p[2]] & kHeaderChars[p[3]];
+  }
+  for (; p != end; ++p) a &= kHeaderChars[*p];
+  return (a & b) != 0;
 }
 
 // --- JSON ---------------------------------------------------------------------
@@ -548,19 +592,10 @@ bool toJsonAt(lua_State* L, int index, nlohmann::json& out, std::string& error, 
 
 bool validHeaderName(std::string_view name) {
   if (!name.empty() && name.front() == ':') name.remove_prefix(1);
-  if (name.empty()) return false;
-  for (unsigned char c : name) {
-    if (!isTokenChar(c)) return false;
-  }
-  return true;
+  return !name.empty() && allHave(name, kToken);
 }
 
-bool validHeaderValue(std::string_view value) {
-  for (char c : value) {
-    if (c == '\r' || c == '\n' || c == '\0') return false;
-  }
-  return true;
-}
+bool validHeaderValue(std::string_view value) { return allHave(value, kValue); }
 
 void pushJson(lua_State* L, const nlohmann::json& value) { pushJsonAt(L, value, 0); }
 
@@ -570,7 +605,7 @@ bool toJson(lua_State* L, int index, nlohmann::json& out, std::string& error) {
 
 void pushHeaders(lua_State* L, const StreamSide& side, HeadersVariant variant) {
   if (variant == kHeadersMain) {
-    lua_rawgeti(L, LUA_REGISTRYINDEX, side.co.headers_ref);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, side.co->headers_ref);
   } else {
     side.shared->script->pushStreamObject(L, ObjectKind::kHeaders, side.ref, 0, variant);
   }
@@ -583,9 +618,9 @@ namespace {
 bool mayCarryBody(const StreamSide& side) {
   if (!side.response) return true;
   const filters::HeaderMap* request = side.shared->callbacks->requestHeaders();
-  const std::string* method = request != nullptr ? request->getFirst(":method") : nullptr;
+  const std::string_view* method = request != nullptr ? request->getFirst(":method") : nullptr;
   if (method != nullptr && *method == "HEAD") return false;
-  const std::string* status = side.headers->getFirst(":status");
+  const std::string_view* status = side.headers->getFirst(":status");
   if (status == nullptr) return true;
   return !(*status == "204" || *status == "304" || (status->size() == 3 && status->front() == '1'));
 }

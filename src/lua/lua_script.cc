@@ -87,43 +87,49 @@ StreamObject* LuaScript::pushStreamObject(lua_State* L, ObjectKind kind, LiveObj
   return o;
 }
 
-LuaScript::Thread LuaScript::startThread(bool response, LiveObjects::Ref side) {
-  Thread t;
+std::unique_ptr<LuaScript::Thread> LuaScript::startThread(bool response, LiveObjects::Ref side) {
+  std::unique_ptr<Thread> t;
   if (!idle_.empty()) {
-    t = idle_.back();
+    t = std::move(idle_.back());
     idle_.pop_back();
   } else {
+    t = std::make_unique<Thread>();
     lua_State* L = state();
-    t.L = lua_newthread(L);
-    // The registry references keep the thread (while suspended) and its
-    // objects alive.
-    t.ref = luaL_ref(L, LUA_REGISTRYINDEX);
-    t.handle = pushStreamObject(L, ObjectKind::kHandle, side);
-    t.handle_ref = luaL_ref(L, LUA_REGISTRYINDEX);
-    t.headers = pushStreamObject(L, ObjectKind::kHeaders, side, 0, kHeadersMain);
-    t.headers_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    t->L = lua_newthread(L);
+    // The registry reference keeps the thread (while suspended, and with it
+    // the handle in its stack) alive; the headers object needs one of its
+    // own, which is also how the bindings reach it.
+    t->ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    lua_rawgeti(t->L, LUA_REGISTRYINDEX, on_request_ref_);
+    lua_rawgeti(t->L, LUA_REGISTRYINDEX, on_response_ref_);
+    t->handle = pushStreamObject(t->L, ObjectKind::kHandle, side);
+    t->headers = pushStreamObject(L, ObjectKind::kHeaders, side, 0, kHeadersMain);
+    t->headers_ref = luaL_ref(L, LUA_REGISTRYINDEX);
   }
-  t.handle->side = side;
-  t.headers->side = side;
-  lua_rawgeti(t.L, LUA_REGISTRYINDEX, response ? on_response_ref_ : on_request_ref_);
+  t->handle->side = side;
+  t->headers->side = side;
+  lua_pushvalue(t->L, response ? kResponseHookSlot : kRequestHookSlot);
+  lua_pushvalue(t->L, kHandleSlot);
   return t;
 }
 
-void LuaScript::recycleThread(Thread t) {
+void LuaScript::recycleThread(std::unique_ptr<Thread> t) {
   if (idle_.size() >= kMaxIdleThreads) {
-    dropThread(t);
+    dropThread(std::move(t));
     return;
   }
   // A coroutine that returned can run a new function: LuaJIT starts one
-  // whenever a thread with status 0 has a function above its base.
-  lua_settop(t.L, 0);
-  idle_.push_back(t);
+  // whenever a thread with status 0 has a function above its base, and the
+  // base of a finished one is the bottom of its stack again, below the
+  // saved slots (tests/lua/coroutine_test.cc checks both). Hooks seldom
+  // return values, so the stack is usually at the saved slots already.
+  if (lua_gettop(t->L) != kHandleSlot) lua_settop(t->L, kHandleSlot);
+  idle_.push_back(std::move(t));
 }
 
-void LuaScript::dropThread(Thread t) {
-  luaL_unref(state(), LUA_REGISTRYINDEX, t.ref);
-  luaL_unref(state(), LUA_REGISTRYINDEX, t.handle_ref);
-  luaL_unref(state(), LUA_REGISTRYINDEX, t.headers_ref);
+void LuaScript::dropThread(std::unique_ptr<Thread> t) {
+  luaL_unref(state(), LUA_REGISTRYINDEX, t->ref);
+  luaL_unref(state(), LUA_REGISTRYINDEX, t->headers_ref);
 }
 
 }  // namespace pier::lua

@@ -71,22 +71,42 @@ class LuaScript {
   // two allocations (and their garbage collection) per hook run; a copy a
   // script kept from an earlier run errors once that run ended (its side
   // reference is dead) and names the current run if the thread runs again.
+  //
+  // An idle thread's stack holds the two hook functions and the handle
+  // (slots kRequestHookSlot..kHandleSlot, below the base every run starts
+  // from), so starting a run copies stack slots instead of looking the
+  // values up in the registry.
   struct Thread {
     lua_State* L = nullptr;
     int ref = -1;
     StreamObject* handle = nullptr;
-    int handle_ref = -1;
     StreamObject* headers = nullptr;
     int headers_ref = -1;
   };
-  // A thread with an empty stack holding the hook function, its objects
-  // naming `side`.
-  Thread startThread(bool response, LiveObjects::Ref side);
+  static constexpr int kRequestHookSlot = 1;
+  static constexpr int kResponseHookSlot = 2;
+  static constexpr int kHandleSlot = 3;
+  // A thread whose stack holds the hook function and the handle above the
+  // saved slots (ready for lua_resume with one argument), its objects naming
+  // `side`. Threads are passed by pointer (a run holds one from start to
+  // end) so starting and ending a run moves no more than that.
+  std::unique_ptr<Thread> startThread(bool response, LiveObjects::Ref side);
   // A thread whose hook finished normally can run the next hook.
-  void recycleThread(Thread t);
+  void recycleThread(std::unique_ptr<Thread> t);
   // Suspended or failed threads are left to the garbage collector.
-  void dropThread(Thread t);
+  void dropThread(std::unique_ptr<Thread> t);
   size_t idleThreads() const { return idle_.size(); }
+
+  // The thread objects of the hook run inside lua_resume right now (null
+  // outside one): the bindings recognise them by address, which spares the
+  // userdata type check for the calls nearly every script makes. Set by
+  // the filter around lua_resume; returns the previous value to restore.
+  const Thread* enterRun(const Thread* t) {
+    const Thread* previous = running_;
+    running_ = t;
+    return previous;
+  }
+  const Thread* running() const { return running_; }
 
  private:
   LuaScript() = default;
@@ -98,7 +118,8 @@ class LuaScript {
   int on_response_ref_ = -1;
   int metatable_refs_[static_cast<size_t>(ObjectKind::kCount)] = {};
   LiveObjects live_;
-  std::vector<Thread> idle_;
+  std::vector<std::unique_ptr<Thread>> idle_;
+  const Thread* running_ = nullptr;
 };
 
 // Defines EnvoyTimestampResolution, which scripts pass to timestamp() and

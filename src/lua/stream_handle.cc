@@ -23,9 +23,10 @@ namespace {
 
 constexpr TypeName kHandle{ObjectKind::kHandle, "stream handle"};
 
-StreamObject& handleObject(lua_State* L) { return selfObject(L, kHandle); }
-
-StreamSide& handleSide(lua_State* L) { return sideOf(L, handleObject(L)); }
+StreamSide& handleSide(lua_State* L) {
+  LuaScript& script = scriptOf(L);
+  return sideOf(L, script, selfObject(L, script, kHandle));
+}
 
 // Waiting suspends the stream's own coroutine; a yield from a coroutine the
 // script made itself (or another stream's) would resume the wrong code.
@@ -124,9 +125,10 @@ int handleTrailers(lua_State* L) {
 }
 
 int pushSideObject(lua_State* L, ObjectKind kind) {
-  StreamObject& o = handleObject(L);
-  sideOf(L, o);
-  scriptOf(L).pushStreamObject(L, kind, o.side);
+  LuaScript& script = scriptOf(L);
+  StreamObject& o = selfObject(L, script, kHandle);
+  sideOf(L, script, o);
+  script.pushStreamObject(L, kind, o.side);
   return 1;
 }
 
@@ -332,10 +334,6 @@ int handleFilterContext(lua_State* L) {
 }
 
 }  // namespace
-
-void pushHandle(lua_State* L, const StreamSide& side) {
-  lua_rawgeti(L, LUA_REGISTRYINDEX, side.co.handle_ref);
-}
 
 int pushHttpCallResponse(lua_State* L, const filters::HttpCallResponse& response,
                          bool duplicate_headers_as_arrays) {

@@ -54,8 +54,8 @@ struct StreamSide {
 
   // The hook run, while its coroutine exists. Objects the script gets name
   // `ref`; removing it kills them all.
-  LuaScript::Thread co;
-  lua_State* thread = nullptr;  // co.L while the run lasts
+  std::unique_ptr<LuaScript::Thread> co;
+  lua_State* thread = nullptr;  // co->L while the run lasts
   LiveObjects::Ref ref;
   Wait wait = Wait::kNone;
   bool always_wrap = false;  // of the body() call being waited for

@@ -48,9 +48,9 @@ void appendLine(std::string& out, std::string_view name, std::string_view value)
 // Every byte that goes on the wire is checked, so a script can't split the
 // request with CR/LF in a header or the path.
 const char* serializeRequest(const filters::HttpCallRequest& request, Buffer& out) {
-  const std::string* method = request.headers.getFirst(":method");
-  const std::string* path = request.headers.getFirst(":path");
-  const std::string* authority = request.headers.getFirst(":authority");
+  const std::string_view* method = request.headers.getFirst(":method");
+  const std::string_view* path = request.headers.getFirst(":path");
+  const std::string_view* authority = request.headers.getFirst(":authority");
   if (method == nullptr || path == nullptr || authority == nullptr) {
     return "missing :method, :path or :authority";
   }
@@ -152,7 +152,7 @@ class HttpCall::Exchange final : public event::IoHandler, public event::Deletabl
 };
 
 void HttpCall::Exchange::begin(const filters::HttpCallRequest& request) {
-  if (const std::string* method = request.headers.getFirst(":method")) {
+  if (const std::string_view* method = request.headers.getFirst(":method")) {
     method_ = *method;
   }
   if (const char* why = serializeRequest(request, out_)) {

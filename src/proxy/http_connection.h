@@ -99,6 +99,8 @@ class HttpConnection final : public event::IoHandler,
   // vector reused by every message of the connection.
   std::vector<http::Header>& regularHeaderViews(const filters::HeaderMap& headers);
   bool requestSent() const { return chain_ ? chain_request_done_ : req_body_done_; }
+  // The rest of the response may skip the chain (see FilterChain::responseBodyBypassable).
+  bool responseBodyBypass() const;
   // filters::StreamCallbacks
   void onRequestHeadersOut(filters::HeaderMap& headers, bool end_stream) override;
   void onRequestDataOut(std::string_view data, bool end_stream) override;

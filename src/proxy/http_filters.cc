@@ -17,7 +17,7 @@
 namespace pier::proxy {
 namespace {
 
-std::optional<uint64_t> parseLength(const std::string* v) {
+std::optional<uint64_t> parseLength(const std::string_view* v) {
   if (v == nullptr || v->empty()) return std::nullopt;
   uint64_t n = 0;
   auto [end, ec] = std::from_chars(v->data(), v->data() + v->size(), n);
@@ -25,18 +25,18 @@ std::optional<uint64_t> parseLength(const std::string* v) {
   return n;
 }
 
-std::string_view valueOr(const std::string* v, std::string_view fallback) {
-  return v != nullptr ? std::string_view(*v) : fallback;
+std::string_view valueOr(const std::string_view* v, std::string_view fallback) {
+  return v != nullptr ? *v : fallback;
 }
 
 // What the HTTP/1 writers need from a map that left the chain, found in one
 // pass (names are stored lower case, so plain comparisons do).
 struct HeaderFacts {
-  const std::string* method = nullptr;
-  const std::string* path = nullptr;
-  const std::string* authority = nullptr;
-  const std::string* status = nullptr;
-  const std::string* content_length = nullptr;  // the first
+  const std::string_view* method = nullptr;
+  const std::string_view* path = nullptr;
+  const std::string_view* authority = nullptr;
+  const std::string_view* status = nullptr;
+  const std::string_view* content_length = nullptr;  // the first
   size_t content_lengths = 0;
   bool content_lengths_agree = true;
 };
@@ -44,7 +44,7 @@ struct HeaderFacts {
 HeaderFacts scan(const filters::HeaderMap& headers) {
   HeaderFacts f;
   for (const auto& e : headers.entries()) {
-    const std::string& n = e.name;
+    const std::string_view n = e.name;
     switch (n.size()) {
       case 5:
         if (n == ":path") f.path = f.path ? f.path : &e.value;
@@ -100,11 +100,7 @@ class FailedHttpCall final : public filters::HttpCallHandle {
 
 std::vector<http::Header>& HttpConnection::regularHeaderViews(const filters::HeaderMap& headers) {
   header_views_.clear();
-  for (const auto& e : headers.entries()) {
-    if (!e.name.empty() && e.name.front() != ':') {
-      header_views_.push_back(http::Header{e.name, e.value});
-    }
-  }
+  for (const auto& e : headers.regularEntries()) header_views_.push_back(http::Header{e.name, e.value});
   return header_views_;
 }
 
@@ -137,14 +133,17 @@ bool HttpConnection::startFilters() {
   }
   const auto& lc = *listener_->config;
   filters::HeaderMap& headers = chain->requestHeaderStorage();
-  if (!head_.host.empty()) headers.add(":authority", head_.host);
-  headers.add(":method", head_.method);
-  headers.add(":path", head_.target);
-  headers.add(":scheme", "http");
+  headers.reserve(head_.headers.size() + 4);
+  // One copy of the whole head; the headers are views into it.
+  if (!head_consumed_) headers.adoptBlock(in_.readable().substr(0, head_.head_bytes));
+  if (!head_.host.empty()) headers.addFromBlock(":authority", head_.host);
+  headers.addFromBlock(":method", head_.method);
+  headers.addFromBlock(":path", head_.target);
+  headers.addFromBlock(":scheme", "http");
   for (const auto& h : head_.headers) {
     // Framing is pier's business; Host is :authority.
     if (http::iequals(h.name, "transfer-encoding") || http::iequals(h.name, "host")) continue;
-    headers.add(h.name, h.value);
+    headers.addFromBlock(h.name, h.value);
   }
 
   if (!stream_info_) {
@@ -300,10 +299,19 @@ void HttpConnection::onRequestTrailersOut(filters::HeaderMap& trailers) {
 
 void HttpConnection::startFilteredResponse() {
   filters::HeaderMap& headers = chain_->responseHeaderStorage();
-  headers.add(":status", std::to_string(resp_head_.status));
+  headers.reserve(resp_head_.headers.size() + 2);
+  const std::string_view head = upstream_->in().readable().substr(0, resp_head_.head_bytes);
+  headers.adoptBlock(head);
+  char status[4];
+  std::string_view status_text;
+  if (resp_head_.status >= 100 && resp_head_.status <= 999) {
+    auto [end, ec] = std::to_chars(status, status + sizeof status, resp_head_.status);
+    status_text = {status, static_cast<size_t>(end - status)};
+  }
+  headers.addFromBlock(":status", status_text);
   for (const auto& h : resp_head_.headers) {
     if (http::iequals(h.name, "transfer-encoding")) continue;
-    headers.add(h.name, h.value);
+    headers.addFromBlock(h.name, h.value);
   }
   resp_reason_.assign(resp_head_.reason);
   const bool end = resp_head_.body == http::BodyKind::kNone;
@@ -334,7 +342,7 @@ void HttpConnection::onResponseHeadersOut(filters::HeaderMap& headers, bool end_
   rh.version = resp_head_.version;
   rh.status = resp_head_.status;
   const HeaderFacts facts = scan(headers);
-  if (const std::string* s = facts.status) {
+  if (const std::string_view* s = facts.status) {
     int status = 0;
     auto [end, ec] = std::from_chars(s->data(), s->data() + s->size(), status);
     if (ec == std::errc{} && end == s->data() + s->size() && status >= 200 && status <= 999) {
@@ -358,7 +366,7 @@ void HttpConnection::onResponseHeadersOut(filters::HeaderMap& headers, bool end_
       localReply(502, "conflicting content-length\n");
       return;
     }
-    const std::string first = *facts.content_length;
+    const std::string first(*facts.content_length);
     headers.replace("content-length", first);
   }
   // The client's method and the final status decide whether a body may follow.
@@ -404,6 +412,16 @@ void HttpConnection::onResponseHeadersOut(filters::HeaderMap& headers, bool end_
   if (!reading_upstream_) {
     flushDownstream();  // released later (after a call): otherwise processUpstreamInput() flushes head and body at once
   }
+}
+
+bool HttpConnection::responseBodyBypass() const {
+  if (!chain_->responseBodyBypassable() || down_no_body_ || state_ != State::kProxy) return false;
+  // The body goes out as the upstream framed it: a content-length a filter
+  // set must be the upstream's, or the chain's accounting has to catch the
+  // mismatch (onResponseDataOut).
+  if (!down_declared_length_) return true;
+  return resp_head_.body == http::BodyKind::kContentLength && resp_head_.content_length == *down_declared_length_ &&
+         down_body_sent_ == 0;
 }
 
 void HttpConnection::onResponseDataOut(std::string_view data, bool end_stream) {
@@ -466,7 +484,7 @@ void HttpConnection::sendLocalReply(int status, std::string_view body, const fil
       continue;
     }
     if (e.name == "content-type") {
-      content_type = e.value;
+      content_type.assign(e.value);
       continue;
     }
     extra.append(e.name).append(": ").append(e.value).append("\r\n");

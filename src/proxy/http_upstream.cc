@@ -447,7 +447,7 @@ void HttpConnection::processUpstreamInput() {
     in.consume(resp_head_.head_bytes);
     resp_decoder_.start(resp_head_.body, resp_head_.content_length, http::ParseLimits{});
   }
-  if (chain_) {
+  if (chain_ && !responseBodyBypass()) {
     while (!upstream_response_done_ && upstream_ && !in.empty() && !chain_->responseOverWatermark()) {
       ChainBodySink sink(resp_piece_);
       auto r = resp_decoder_.decode(in.readable(), sink);

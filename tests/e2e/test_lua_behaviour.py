@@ -877,3 +877,39 @@ end
     r = httpraw.request(env.port, "GET", "/size/100")
     assert r.status == 502
     assert r.text() == "conflicting content-length\n"
+
+
+# ---- the response body skips the chain once no script wants it ------------------------------------
+
+RESPONSE_HEADER_SCRIPT = """
+function envoy_on_response(response_handle)
+  response_handle:headers():add("x-seen", "1")
+end
+"""
+
+
+@pytest.mark.parametrize("query", ["", "?chunked=1"])
+def test_body_after_a_finished_response_hook_arrives_whole(res, query):
+    from echo_backend import pattern_bytes
+    env = serve(res, RESPONSE_HEADER_SCRIPT)
+    with httpraw.Conn(env.port) as c:
+        for _ in range(2):  # and the connection carries the next request
+            r = c.request("GET", f"/size/3000000{query}")
+            assert r.status == 200
+            assert r.header("x-seen") == "1"
+            assert r.body == pattern_bytes(3000000)
+
+
+def test_a_content_length_a_script_changed_still_bounds_the_body(res):
+    code = """
+function envoy_on_response(response_handle)
+  response_handle:headers():replace("content-length", "7")
+end
+"""
+    env = serve(res, code)
+    with httpraw.Conn(env.port) as c:
+        c.send(httpraw.build_request("GET", "/size/100", None, None, "HTTP/1.1", "localhost"))
+        raw = c.read_until_close()
+    head, _, body = raw.partition(b"\r\n\r\n")
+    assert b"content-length: 7" in head.lower()
+    assert len(body) <= 7, "never more body than the content-length the client was told"

@@ -44,6 +44,7 @@ struct ScriptedFilter : HttpFilter {
     log.push_back(name + ":rest");
     return TrailersStatus::kContinue;
   }
+  bool wantsResponseBody() const override { return wants_response_body; }
   void onDestroy() override {
     log.push_back(name + ":destroy");
     if (on_destroy) on_destroy();
@@ -59,6 +60,7 @@ struct ScriptedFilter : HttpFilter {
   std::function<DataStatus(std::string&, bool)> resp_data;
   std::function<void()> on_destroy;
   bool* deleted = nullptr;  // set by the destructor
+  bool wants_response_body = true;
 };
 
 struct Sink : StreamCallbacks {
@@ -417,6 +419,61 @@ Pairs pairsOf(const HeaderMap& h) {
 
 // Builds chains the way a connection does (empty chain, then add()) and ends
 // streams the way it does (destroy(), releaseFilters()).
+// --- response body bypass -----------------------------------------------------
+
+TEST_F(ChainTest, ResponseBodyBypassableOnceNoFilterWantsTheBody) {
+  add("a").wants_response_body = false;
+  add("b").wants_response_body = false;
+  auto& c = build();
+  c.requestHeaders(headers(), true);
+  EXPECT_FALSE(c.responseBodyBypassable());  // the response has not left the chain
+  c.responseHeaders(headers(), false);
+  EXPECT_TRUE(c.responseBodyBypassable());
+}
+
+TEST_F(ChainTest, ResponseBodyNotBypassableWhenOneFilterWantsIt) {
+  add("a").wants_response_body = false;
+  add("b");  // the default: wants it
+  auto& c = build();
+  c.requestHeaders(headers(), true);
+  c.responseHeaders(headers(), false);
+  EXPECT_FALSE(c.responseBodyBypassable());
+}
+
+TEST_F(ChainTest, ResponseBodyNotBypassableWhileAFilterHoldsTheHeaders) {
+  auto& a = add("a");
+  a.wants_response_body = false;
+  a.resp_headers = [](HeaderMap&) { return HeadersStatus::kStop; };
+  auto& c = build();
+  c.requestHeaders(headers(), true);
+  c.responseHeaders(headers(), false);
+  EXPECT_FALSE(c.responseBodyBypassable());
+  a.callbacks->continueResponse();
+  EXPECT_TRUE(c.responseBodyBypassable());
+}
+
+TEST_F(ChainTest, ResponseBodyNotBypassableWhenAFilterAddedABody) {
+  auto& a = add("a");
+  a.wants_response_body = false;
+  a.resp_headers = [&a](HeaderMap&) {
+    a.callbacks->heldResponseBody() = "added";
+    return HeadersStatus::kContinue;
+  };
+  auto& c = build();
+  c.requestHeaders(headers(), true);
+  c.responseHeaders(headers(), true);
+  EXPECT_FALSE(c.responseBodyBypassable());
+}
+
+TEST_F(ChainTest, ResponseBodyNotBypassableAfterDestroy) {
+  add("a").wants_response_body = false;
+  auto& c = build();
+  c.requestHeaders(headers(), true);
+  c.responseHeaders(headers(), false);
+  c.destroy();
+  EXPECT_FALSE(c.responseBodyBypassable());
+}
+
 class ChainReuseTest : public ChainTest {
  protected:
   FilterChain& makeChain(uint64_t limit = 1 << 20) {

@@ -322,5 +322,130 @@ TEST(HeaderMap, NamesAreLowerCasedOnlyForAsciiLettersAtEveryPosition) {
   }
 }
 
+// --- the arena: a parsed head is copied once, and edits cannot grow it without bound ---
+
+TEST(HeaderMap, HeadersFromAnAdoptedBlockAreLowerCasedCopiesOfIt) {
+  std::string head = "GET / HTTP/1.1\r\nUser-Agent: Curl\r\nX-Id: 7\r\n\r\n";
+  const std::string original = head;
+  const std::string_view v(head);
+  HeaderMap h;
+  h.adoptBlock(v);
+  h.addFromBlock(":method", v.substr(0, 3));
+  h.addFromBlock(v.substr(16, 10), v.substr(28, 4));  // User-Agent: Curl
+  h.addFromBlock(v.substr(34, 4), v.substr(40, 1));   // X-Id: 7
+  EXPECT_EQ(pairsOf(h), (Pairs{{":method", "GET"}, {"user-agent", "Curl"}, {"x-id", "7"}}));
+  EXPECT_EQ(head, original);  // the parsed head itself is not touched
+  head.assign(head.size(), '#');  // the connection reuses its input buffer
+  EXPECT_EQ(pairsOf(h), (Pairs{{":method", "GET"}, {"user-agent", "Curl"}, {"x-id", "7"}}));
+}
+
+TEST(HeaderMap, ViewsOutsideTheAdoptedBlockAreCopied) {
+  std::string head = "X-A: 1\r\n";
+  std::string other = "Elsewhere";
+  HeaderMap h;
+  h.adoptBlock(head);
+  h.addFromBlock(std::string_view(other).substr(0, 4), std::string_view(other));
+  other.assign(other.size(), '#');
+  EXPECT_EQ(pairsOf(h), (Pairs{{"else", "Elsewhere"}}));
+}
+
+TEST(HeaderMap, AdoptedBlockEndsWithClear) {
+  std::string head = "X-A: 1\r\n";
+  const std::string_view v(head);
+  HeaderMap h;
+  h.adoptBlock(v);
+  h.clear();
+  h.addFromBlock(v.substr(0, 3), v.substr(5, 1));  // no block now: copied
+  head.assign(head.size(), '#');
+  EXPECT_EQ(pairsOf(h), (Pairs{{"x-a", "1"}}));
+}
+
+TEST(HeaderMap, APseudoHeaderFromABlockGoesBeforeRegularOnes) {
+  std::string head = "x-a: 1\r\n";
+  const std::string_view v(head);
+  HeaderMap h;
+  h.adoptBlock(v);
+  h.addFromBlock(v.substr(0, 3), v.substr(5, 1));
+  h.addFromBlock(":status", "200");
+  EXPECT_EQ(pairsOf(h), (Pairs{{":status", "200"}, {"x-a", "1"}}));
+  ASSERT_EQ(h.regularEntries().size(), 1U);
+  EXPECT_EQ(h.regularEntries()[0].name, "x-a");
+}
+
+TEST(HeaderMap, RegularEntriesSkipOnlyThePseudoHeaders) {
+  HeaderMap h;
+  EXPECT_TRUE(h.regularEntries().empty());
+  h.add(":path", "/");
+  EXPECT_TRUE(h.regularEntries().empty());
+  h.add("a", "1");
+  h.add(":method", "GET");
+  ASSERT_EQ(h.regularEntries().size(), 1U);
+  EXPECT_EQ(h.regularEntries()[0].value, "1");
+}
+
+TEST(HeaderMap, ReplacingAValueInALoopKeepsTheArenaBounded) {
+  HeaderMap h;
+  h.add("keep", "me");
+  const std::string big(1000, 'v');
+  for (int i = 0; i < 10000; ++i) {
+    h.replace("x-counter", big + std::to_string(i));
+  }
+  EXPECT_EQ(pairsOf(h), (Pairs{{"keep", "me"}, {"x-counter", big + "9999"}}));
+  EXPECT_LT(h.arenaBytes(), 200U * 1024);  // 10 MB without compaction
+}
+
+TEST(HeaderMap, AddingAndRemovingInALoopKeepsTheArenaBounded) {
+  HeaderMap h;
+  const std::string big(1000, 'v');
+  for (int i = 0; i < 10000; ++i) {
+    h.add("x-temp", big);
+    h.remove("x-temp");
+  }
+  h.add("last", "1");
+  EXPECT_EQ(pairsOf(h), (Pairs{{"last", "1"}}));
+  EXPECT_LT(h.arenaBytes(), 200U * 1024);
+}
+
+TEST(HeaderMap, ReplaceWithAValueOfTheMapItselfKeepsIt) {
+  HeaderMap h;
+  h.add("a", std::string(70000, 'x'));  // past the compaction floor
+  h.add("b", "short");
+  const std::string_view own = *h.getFirst("b");
+  h.replace("a", own);
+  EXPECT_EQ(pairsOf(h), (Pairs{{"a", "short"}, {"b", "short"}}));
+}
+
+TEST(HeaderMap, ACopyOwnsItsBytes) {
+  HeaderMap h;
+  h.add("a", "1");
+  HeaderMap copy = h;
+  h.clear();
+  h.add("zz", "99");
+  EXPECT_EQ(pairsOf(copy), (Pairs{{"a", "1"}}));
+}
+
+TEST(HeaderMap, ViewsSurviveAMoveOfTheMap) {
+  HeaderMap h;
+  h.add("a", "1");
+  const std::string_view* value = h.getFirst("a");
+  ASSERT_NE(value, nullptr);
+  const std::string_view before = *value;
+  HeaderMap moved = std::move(h);
+  EXPECT_EQ(before, "1");
+  EXPECT_EQ(before.data(), moved.getFirst("a")->data());
+}
+
+TEST(HeaderMap, LargeValuesGetTheirOwnChunk) {
+  HeaderMap h;
+  const std::string big(100000, 'c');
+  h.add("cookie", big);
+  h.add("a", "1");
+  EXPECT_EQ(*h.getFirst("cookie"), big);
+  EXPECT_EQ(*h.getFirst("a"), "1");
+  h.clear();
+  h.add("b", "2");
+  EXPECT_EQ(pairsOf(h), (Pairs{{"b", "2"}}));
+}
+
 }  // namespace
 }  // namespace pier::filters

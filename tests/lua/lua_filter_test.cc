@@ -1214,6 +1214,81 @@ TEST(LuaFilterTest, ThreadsAreReusedAcrossStreams) {
   EXPECT_EQ(h.script()->idleThreads(), 1u);
 }
 
+// The hook's own handle and headers are recognised by address; objects of a
+// run that ended on another (now idle) thread must still be caught as stale.
+TEST(LuaFilterTest, HeadersKeptFromRunOnAnotherThreadErrorAfterItEnded) {
+  Harness h(R"(
+    function envoy_on_request(h)
+      if h:headers():get('x-role') == 'saver' then
+        saved = h:headers()
+        h:body()
+      else
+        h:body()
+        ok, err = pcall(function() saved:add('x-late', '1') end)
+      end
+    end)");
+  ASSERT_NE(h.make(), nullptr);
+  auto saver_headers = requestHeaders({{"x-role", "saver"}});
+  ASSERT_EQ(h.filter().onRequestHeaders(saver_headers, false), HeadersStatus::kStop);
+
+  // A second stream runs on a second thread while the first waits.
+  testing::FakeCallbacks other_cb;
+  auto other = h.factory().create(h.cache(), nullptr);
+  ASSERT_NE(other, nullptr);
+  other->setCallbacks(other_cb);
+  other_cb.filter = other.get();
+  auto other_headers = requestHeaders();
+  ASSERT_EQ(other->onRequestHeaders(other_headers, false), HeadersStatus::kStop);
+
+  std::string empty;
+  EXPECT_EQ(h.filter().onRequestData(empty, true), DataStatus::kContinue);  // the saver's run ends
+  EXPECT_EQ(other->onRequestData(empty, true), DataStatus::kContinue);
+  EXPECT_EQ(h.global("ok"), "false");
+  EXPECT_NE(h.global("err").find("object used after the script run it belongs to ended"), std::string::npos);
+  EXPECT_EQ(saver_headers.get("x-late"), std::nullopt);
+  EXPECT_EQ(other_headers.get("x-late"), std::nullopt);
+  other->onDestroy();
+}
+
+// Passing the hook's handle where its headers are expected (and the reverse)
+// is still a type error, although both are known by address.
+TEST(LuaFilterTest, OwnHandleAndHeadersAreNotInterchangeableAsSelf) {
+  Harness h(R"(
+    function envoy_on_request(h)
+      local headers = h:headers()
+      ok1, err1 = pcall(headers.add, h, 'x-a', '1')
+      ok2, err2 = pcall(h.headers, headers)
+    end)");
+  ASSERT_NE(h.make(), nullptr);
+  auto headers = requestHeaders();
+  h.filter().onRequestHeaders(headers, true);
+  EXPECT_EQ(h.global("ok1"), "false");
+  EXPECT_NE(h.global("err1").find("expected a headers object as self"), std::string::npos);
+  EXPECT_EQ(h.global("ok2"), "false");
+  EXPECT_NE(h.global("err2").find("expected a stream handle object as self"), std::string::npos);
+  EXPECT_EQ(headers.get("x-a"), std::nullopt);
+}
+
+// Hooks run on recycled threads whose stacks keep the hook functions and the
+// handle; a hook returning values must not disturb the next run.
+TEST(LuaFilterTest, RecycledThreadRunsBothHooksAfterReturnedValues) {
+  Harness h(R"(
+    function envoy_on_request(h) h:headers():add('x-req', '1') return 1, 2, 3 end
+    function envoy_on_response(h) h:headers():add('x-resp', '1') return 'a' end)");
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_NE(h.make(), nullptr);
+    auto request = requestHeaders();
+    auto response = responseHeaders();
+    EXPECT_EQ(h.filter().onRequestHeaders(request, true), HeadersStatus::kContinue);
+    EXPECT_EQ(h.filter().onResponseHeaders(response, true), HeadersStatus::kContinue);
+    EXPECT_EQ(request.get("x-req"), "1");
+    EXPECT_EQ(request.get("x-resp"), std::nullopt);
+    EXPECT_EQ(response.get("x-resp"), "1");
+    EXPECT_EQ(response.get("x-req"), std::nullopt);
+  }
+  EXPECT_EQ(h.script()->idleThreads(), 1u);
+}
+
 TEST(LuaFilterTest, BrokenScriptAtWorkerFailClosedAnswers500) {
   // Passed the config check but failed on the worker (say, a time-dependent top level).
   Harness h("function envoy_on_request(h) end");

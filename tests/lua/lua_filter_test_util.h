@@ -230,7 +230,7 @@ class Harness {
 // Header values as "name=value" lines, for compact expectations.
 inline std::string dump(const filters::HeaderMap& h) {
   std::string out;
-  for (const auto& e : h.entries()) out += e.name + "=" + e.value + "\n";
+  for (const auto& e : h.entries()) out.append(e.name).append("=").append(e.value).append("\n");
   return out;
 }
 

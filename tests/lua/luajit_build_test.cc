@@ -90,5 +90,34 @@ TEST_F(LuaJitBuildTest, Gc64AndJitEnabled) {
   EXPECT_EQ(eval(L(), "return (jit.status())"), "true");
 }
 
+// LuaScript keeps the hook functions and the handle at the bottom of an idle
+// thread's stack and starts each run above them: LuaJIT starts a function
+// above the base of a thread with status 0, and a finished coroutine's base
+// is the bottom of its stack again, with the slots below the function kept.
+TEST_F(LuaJitBuildTest, FinishedCoroutineKeepsSlotsBelowItsFunction) {
+  ASSERT_EQ(luaL_dostring(L(), "function f(x) if x == 2 then coroutine.yield() end return x, x end"), 0);
+  lua_State* T = lua_newthread(L());
+  lua_getglobal(T, "f");
+  lua_pushliteral(T, "kept");
+  for (int run = 1; run <= 3; ++run) {
+    lua_pushvalue(T, 1);
+    lua_pushinteger(T, run);
+    int rc = lua_resume(T, 1);
+    if (run == 2) {
+      ASSERT_EQ(rc, LUA_YIELD);
+      lua_settop(T, 0);
+      rc = lua_resume(T, 0);
+    }
+    ASSERT_EQ(rc, 0);
+    EXPECT_EQ(lua_status(T), 0);
+    ASSERT_EQ(lua_gettop(T), 4);  // the two slots and the two results
+    EXPECT_EQ(lua_tointeger(T, 3), run);
+    lua_settop(T, 2);
+    EXPECT_TRUE(lua_isfunction(T, 1));
+    EXPECT_STREQ(lua_tostring(T, 2), "kept");
+  }
+  lua_pop(L(), 1);
+}
+
 }  // namespace
 }  // namespace pier::lua
