@@ -2,6 +2,7 @@
 
 #include <cstring>
 
+#include "src/lua/fast_path.h"
 #include "src/lua/lua_bindings.h"
 #include "src/lua/lua_headers.h"
 
@@ -15,6 +16,28 @@ int hookRef(lua_State* L, const char* name) {
     return -1;
   }
   return luaL_ref(L, LUA_REGISTRYINDEX);
+}
+
+// A registry reference to a new table whose keys do not keep their objects alive.
+int weakKeyedTable(lua_State* L) {
+  lua_newtable(L);
+  lua_createtable(L, 0, 1);
+  lua_pushliteral(L, "k");
+  lua_setfield(L, -2, "__mode");
+  lua_setmetatable(L, -2);
+  return luaL_ref(L, LUA_REGISTRYINDEX);
+}
+
+int absoluteIndex(lua_State* L, int index) { return index > 0 ? index : lua_gettop(L) + index + 1; }
+
+void setInTable(lua_State* L, int table_ref, int key_index, int value_index) {
+  key_index = absoluteIndex(L, key_index);
+  value_index = absoluteIndex(L, value_index);
+  lua_rawgeti(L, LUA_REGISTRYINDEX, table_ref);
+  lua_pushvalue(L, key_index);
+  lua_pushvalue(L, value_index);
+  lua_rawset(L, -3);
+  lua_pop(L, 1);
 }
 
 }  // namespace
@@ -44,6 +67,9 @@ std::shared_ptr<LuaScript> LuaScript::create(std::string_view code, std::string_
   registerHandleType(*script);
   registerObjectTypes(*script);
   registerCryptoType(*script);
+  script->headers_of_ref_ = weakKeyedTable(L);
+  script->object_ids_ref_ = weakKeyedTable(L);
+  installFastPaths(*script);
   return script;
 }
 
@@ -104,6 +130,20 @@ std::unique_ptr<LuaScript::Thread> LuaScript::startThread(bool response, LiveObj
     lua_rawgeti(t->L, LUA_REGISTRYINDEX, on_response_ref_);
     t->handle = pushStreamObject(t->L, ObjectKind::kHandle, side);
     t->headers = pushStreamObject(L, ObjectKind::kHeaders, side, 0, kHeadersMain);
+    // What the fast paths (fast_path.h) look up: ids, and handle -> headers.
+    // Ids wrap long before int does; an id repeats only after 2^29 more
+    // threads, by which time the thread that had it is long gone.
+    t->id = next_thread_id_;
+    next_thread_id_ = next_thread_id_ == (1 << 29) ? 1 : next_thread_id_ + 1;
+    lua_pushvalue(t->L, kHandleSlot);
+    lua_xmove(t->L, L, 1);  // handle at -1, headers at -2
+    setInTable(L, headers_of_ref_, -1, -2);
+    lua_pushinteger(L, handleId(*t));
+    setInTable(L, object_ids_ref_, -2, -1);
+    lua_pop(L, 2);
+    lua_pushinteger(L, headersId(*t));
+    setInTable(L, object_ids_ref_, -2, -1);
+    lua_pop(L, 1);
     t->headers_ref = luaL_ref(L, LUA_REGISTRYINDEX);
   }
   t->handle->side = side;

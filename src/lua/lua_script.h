@@ -82,7 +82,10 @@ class LuaScript {
     StreamObject* handle = nullptr;
     StreamObject* headers = nullptr;
     int headers_ref = -1;
+    int id = 0;  // unique in its script; names the objects to the fast paths
   };
+  static int handleId(const Thread& t) { return 2 * t.id; }
+  static int headersId(const Thread& t) { return 2 * t.id + 1; }
   static constexpr int kRequestHookSlot = 1;
   static constexpr int kResponseHookSlot = 2;
   static constexpr int kHandleSlot = 3;
@@ -107,6 +110,12 @@ class LuaScript {
     return previous;
   }
   const Thread* running() const { return running_; }
+  // Registry reference of the weak table from each thread's handle to its
+  // headers object (see fast_path.h).
+  int headersOfRef() const { return headers_of_ref_; }
+  // ... and of the weak table from each thread's handle and headers object to
+  // its id (handleId, headersId).
+  int objectIdsRef() const { return object_ids_ref_; }
 
  private:
   LuaScript() = default;
@@ -120,6 +129,9 @@ class LuaScript {
   LiveObjects live_;
   std::vector<std::unique_ptr<Thread>> idle_;
   const Thread* running_ = nullptr;
+  int headers_of_ref_ = -1;
+  int object_ids_ref_ = -1;
+  int next_thread_id_ = 1;
 };
 
 // Defines EnvoyTimestampResolution, which scripts pass to timestamp() and

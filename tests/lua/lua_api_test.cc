@@ -125,6 +125,57 @@ TEST(LuaHeadersTest, InvalidNamesAndValuesAreRejected) {
   EXPECT_NE(errorOf("h:headers():add('x-a', 'nul\\0')").find("invalid header value"), std::string::npos);
 }
 
+// The common header calls run as Lua functions calling C++ through the FFI
+// (src/lua/fast_path.cc); whatever they decline goes to the classic C
+// functions, whose errors must still name the script's own line.
+TEST(LuaHeadersFastPathTest, HeaderMethodsAreTheFastLuaFunctions) {
+  EXPECT_EQ(evalRequest("debug.getinfo(h:headers().add, 'S').source .. ' ' .. "
+                        "debug.getinfo(h.headers, 'S').source"),
+            "=pier_fast_path =pier_fast_path");
+}
+
+TEST(LuaHeadersFastPathTest, ErrorsFromTheSlowPathNameTheScriptLine) {
+  auto headers = requestHeaders();
+  auto h = runRequest("ok, err = pcall(function()\n  h:headers():add('bad name', 'v')\nend)", headers);
+  EXPECT_EQ(h->global("ok"), "false");
+  EXPECT_NE(h->global("err").find(":3: invalid header name"), std::string::npos) << h->global("err");
+}
+
+TEST(LuaHeadersFastPathTest, ReplaceAndRemoveEditTheHeldHeaders) {
+  auto headers = requestHeaders({{"x-a", "1"}, {"x-a", "2"}, {"x-b", "3"}});
+  runRequest("h:headers():replace('X-A', 'new') h:headers():remove('x-b')", headers);
+  EXPECT_EQ(headers.get("x-a"), "new");
+  EXPECT_EQ(headers.count("x-a"), 1u);
+  EXPECT_EQ(headers.get("x-b"), std::nullopt);
+}
+
+TEST(LuaHeadersFastPathTest, GetOfOneValueOfSeveralAndOfNone) {
+  auto headers = requestHeaders({{"x-one", "1"}, {"x-two", "a"}, {"x-two", "b"}});
+  auto h = runRequest(
+      "one = h:headers():get('x-one') two = h:headers():get('X-Two') none = tostring(h:headers():get('x-no'))",
+      headers);
+  EXPECT_EQ(h->global("one"), "1");
+  EXPECT_EQ(h->global("two"), "a,b");
+  EXPECT_EQ(h->global("none"), "nil");
+}
+
+TEST(LuaHeadersFastPathTest, WrongSelfIsStillATypeError) {
+  EXPECT_NE(errorOf("h:headers().add({}, 'x', 'y')").find("expected a headers object"), std::string::npos);
+  EXPECT_NE(errorOf("h.headers(nil)").find("expected a stream handle"), std::string::npos)
+      << errorOf("h.headers(nil)");
+}
+
+TEST(LuaHeadersFastPathTest, ScriptsStillGetTheSameFfiModule) {
+  auto headers = requestHeaders();
+  auto h = runRequest(
+      "local ffi = require('ffi') "
+      "same = tostring(ffi == require('ffi')) ffi.cdef('int abs(int)') "
+      "h:headers():add('x-abs', tostring(ffi.C.abs(-3)))",
+      headers);
+  EXPECT_EQ(h->global("same"), "true");
+  EXPECT_EQ(headers.get("x-abs"), "3");
+}
+
 TEST(LuaHeadersTest, NumbersAreAcceptedAsValues) {
   auto headers = requestHeaders();
   runRequest("h:headers():add('x-n', 42)", headers);
@@ -624,6 +675,22 @@ TEST(LuaSandboxTest, SandboxWithholdsIoOsExecuteAndRequire) {
   auto headers = requestHeaders();
   h.filter().onRequestHeaders(headers, true);
   EXPECT_EQ(h.global("result"), "nil,nil,nil,function");
+}
+
+// The fast header calls keep the FFI module as an upvalue; a sandboxed
+// script still has no way to it (no debug.getupvalue, no package, no require).
+TEST(LuaSandboxTest, FastHeaderCallsWorkAndKeepTheFfiOutOfReach) {
+  Harness h(R"(
+    function envoy_on_request(h)
+      h:headers():add('x-fast', 'yes')
+      result = tostring(ffi) .. ',' .. tostring(package) .. ',' .. tostring(debug.getupvalue)
+    end)");
+  h.config().lua.sandbox = true;
+  ASSERT_NE(h.make(), nullptr) << h.error();
+  auto headers = requestHeaders();
+  h.filter().onRequestHeaders(headers, true);
+  EXPECT_EQ(headers.get("x-fast"), "yes");
+  EXPECT_EQ(h.global("result"), "nil,nil,nil");
 }
 
 TEST(LuaSandboxTest, UnsandboxedScriptsHaveTheStandardLibraries) {

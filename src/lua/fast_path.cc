@@ -1,0 +1,200 @@
+#include "src/lua/fast_path.h"
+
+#include <cstddef>
+#include <string_view>
+
+#include "src/common/log.h"
+#include "src/lua/lua_bindings.h"
+
+namespace pier::lua {
+namespace {
+
+// Results of the C++ side, as the Lua side reads them.
+constexpr int kDone = 0;
+constexpr int kSlowPath = 1;
+constexpr int kAbsent = 2;  // get(): no such header
+
+// The running hook's own headers object, still naming a live side whose
+// headers this filter holds; otherwise nullptr (the slow path decides).
+//
+// Objects are named by the ids LuaScript gives a thread's handle and headers
+// (LuaScript::objectIdsRef): LuaJIT's JIT does not compile passing a
+// userdata to a C pointer, and a number costs nothing.
+StreamSide* ownHeadersSide(void* script_ptr, int self) {
+  auto& script = *static_cast<LuaScript*>(script_ptr);
+  const LuaScript::Thread* t = script.running();
+  if (t == nullptr || self != LuaScript::headersId(*t)) return nullptr;
+  auto* side = static_cast<StreamSide*>(script.live().find(t->headers->side));
+  if (side == nullptr || side->headers == nullptr) return nullptr;
+  return side;
+}
+
+// The functions below are called from Lua through the FFI: they must not
+// raise Lua errors (no longjmp across an FFI frame) nor throw.
+
+int fastHandleHeaders(void* script_ptr, int self) noexcept {
+  auto& script = *static_cast<LuaScript*>(script_ptr);
+  const LuaScript::Thread* t = script.running();
+  if (t == nullptr || self != LuaScript::handleId(*t)) return kSlowPath;
+  const auto* side = static_cast<const StreamSide*>(script.live().find(t->handle->side));
+  if (side == nullptr || (side->headers == nullptr && side->headers_copy == nullptr)) return kSlowPath;
+  return kDone;
+}
+
+int fastHeadersAdd(void* script, int self, const char* name, size_t name_len, const char* value,
+                   size_t value_len) noexcept {
+  StreamSide* side = ownHeadersSide(script, self);
+  const std::string_view n(name, name_len);
+  const std::string_view v(value, value_len);
+  if (side == nullptr || !validHeaderName(n) || !validHeaderValue(v)) return kSlowPath;
+  side->headers->add(n, v);
+  return kDone;
+}
+
+int fastHeadersReplace(void* script, int self, const char* name, size_t name_len, const char* value,
+                       size_t value_len) noexcept {
+  StreamSide* side = ownHeadersSide(script, self);
+  const std::string_view n(name, name_len);
+  const std::string_view v(value, value_len);
+  if (side == nullptr || !validHeaderName(n) || !validHeaderValue(v)) return kSlowPath;
+  side->headers->replace(n, v);
+  return kDone;
+}
+
+int fastHeadersRemove(void* script, int self, const char* name, size_t name_len) noexcept {
+  StreamSide* side = ownHeadersSide(script, self);
+  if (side == nullptr) return kSlowPath;
+  side->headers->remove(std::string_view(name, name_len));
+  return kDone;
+}
+
+// One value: its bytes in *out (valid until the map changes; the Lua side
+// copies them at once). Several values are joined by the slow path.
+int fastHeadersGet(void* script, int self, const char* name, size_t name_len, const char** out,
+                   size_t* out_len) noexcept {
+  StreamSide* side = ownHeadersSide(script, self);
+  if (side == nullptr) return kSlowPath;
+  const std::string_view n(name, name_len);
+  const filters::HeaderMap& h = *side->headers;
+  const std::string_view* first = h.getFirst(n);
+  if (first == nullptr) return kAbsent;
+  if (h.getAtIndex(n, 1) != nullptr) return kSlowPath;
+  *out = first->data();
+  *out_len = first->size();
+  return kDone;
+}
+
+// Runs once per state with: ffi, the handle's and the headers' method
+// tables, the table from handles to headers objects, the script and the C++
+// functions (light userdata). Each fast function tail-calls the classic one
+// when the C++ side declines, so its errors name the script's line.
+// Runs once per state with: ffi, the handle's and the headers' method
+// tables, the tables from objects to ids and from handles to headers
+// objects, the script and the C++ functions (light userdata). Each fast
+// function tail-calls the classic one when the C++ side declines, so its
+// errors name the script's line.
+constexpr std::string_view kInstallLua = R"lua(
+local ffi, handle_methods, headers_methods, id_of, headers_of,
+      p_script, p_headers, p_add, p_replace, p_remove, p_get = ...
+local type = type
+local script = ffi.cast("void *", p_script)
+local c_headers = ffi.cast("int (*)(void *, int)", p_headers)
+local c_add = ffi.cast("int (*)(void *, int, const char *, size_t, const char *, size_t)", p_add)
+local c_replace = ffi.cast("int (*)(void *, int, const char *, size_t, const char *, size_t)", p_replace)
+local c_remove = ffi.cast("int (*)(void *, int, const char *, size_t)", p_remove)
+local c_get = ffi.cast("int (*)(void *, int, const char *, size_t, const char **, size_t *)", p_get)
+local got = ffi.new("const char *[1]")
+local got_len = ffi.new("size_t[1]")
+local ffi_string = ffi.string
+
+local slow_headers = handle_methods.headers
+handle_methods.headers = function(self)
+  local id = id_of[self]
+  if id ~= nil and c_headers(script, id) == 0 then return headers_of[self] end
+  return slow_headers(self)
+end
+
+local slow_add = headers_methods.add
+headers_methods.add = function(self, name, value)
+  local id = id_of[self]
+  if id ~= nil and type(name) == "string" and type(value) == "string"
+     and c_add(script, id, name, #name, value, #value) == 0 then
+    return
+  end
+  return slow_add(self, name, value)
+end
+
+local slow_replace = headers_methods.replace
+headers_methods.replace = function(self, name, value)
+  local id = id_of[self]
+  if id ~= nil and type(name) == "string" and type(value) == "string"
+     and c_replace(script, id, name, #name, value, #value) == 0 then
+    return
+  end
+  return slow_replace(self, name, value)
+end
+
+local slow_remove = headers_methods.remove
+headers_methods.remove = function(self, name)
+  local id = id_of[self]
+  if id ~= nil and type(name) == "string" and c_remove(script, id, name, #name) == 0 then
+    return
+  end
+  return slow_remove(self, name)
+end
+
+local slow_get = headers_methods.get
+headers_methods.get = function(self, name)
+  local id = id_of[self]
+  if id ~= nil and type(name) == "string" then
+    local rc = c_get(script, id, name, #name, got, got_len)
+    if rc == 0 then return ffi_string(got[0], got_len[0]) end
+    if rc == 2 then return nil end
+  end
+  return slow_get(self, name)
+end
+)lua";
+
+void pushMethods(LuaScript& script, lua_State* L, ObjectKind kind) {
+  script.pushMetatable(L, kind);
+  lua_getfield(L, -1, "__index");
+  lua_remove(L, -2);
+}
+
+}  // namespace
+
+void installFastPaths(LuaScript& script) {
+  lua_State* L = script.state();
+  const int top = lua_gettop(L);
+  if (luaL_loadbuffer(L, kInstallLua.data(), kInstallLua.size(), "=pier_fast_path") != 0) {
+    lua_settop(L, top);
+    return;  // the classic functions stay: slower, same behaviour
+  }
+  // The FFI module, whether or not the sandbox withholds require() (only
+  // these functions keep it then). Opened once per state: a second
+  // luaopen_ffi() would start a second C type state.
+  lua_getfield(L, LUA_REGISTRYINDEX, "_LOADED");
+  lua_getfield(L, -1, "ffi");
+  lua_remove(L, -2);
+  if (lua_isnil(L, -1)) {
+    lua_pop(L, 1);
+    lua_pushcfunction(L, luaopen_ffi);
+    lua_call(L, 0, 1);  // also records it in _LOADED, for require("ffi") later
+  }
+  pushMethods(script, L, ObjectKind::kHandle);
+  pushMethods(script, L, ObjectKind::kHeaders);
+  lua_rawgeti(L, LUA_REGISTRYINDEX, script.objectIdsRef());
+  lua_rawgeti(L, LUA_REGISTRYINDEX, script.headersOfRef());
+  lua_pushlightuserdata(L, &script);
+  lua_pushlightuserdata(L, reinterpret_cast<void*>(&fastHandleHeaders));
+  lua_pushlightuserdata(L, reinterpret_cast<void*>(&fastHeadersAdd));
+  lua_pushlightuserdata(L, reinterpret_cast<void*>(&fastHeadersReplace));
+  lua_pushlightuserdata(L, reinterpret_cast<void*>(&fastHeadersRemove));
+  lua_pushlightuserdata(L, reinterpret_cast<void*>(&fastHeadersGet));
+  if (lua_pcall(L, 11, 0, 0) != 0) {
+    PIER_LOG_WARN("lua: fast paths not installed: {}", lua_tostring(L, -1));
+  }
+  lua_settop(L, top);
+}
+
+}  // namespace pier::lua
