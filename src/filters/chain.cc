@@ -84,11 +84,13 @@ FilterChain::~FilterChain() {
   destroy();
   // Filters go first: they may still hold handles that refer to callbacks.
   filters_.clear();
+  spares_.clear();
 }
 
-void FilterChain::add(std::unique_ptr<HttpFilter> filter) {
+void FilterChain::add(std::unique_ptr<HttpFilter> filter, const FilterFactory* origin) {
   const size_t index = filters_.size();
   filters_.push_back(std::move(filter));
+  origins_.push_back(origin);
   if (callbacks_.size() <= index) callbacks_.push_back(std::make_unique<Callbacks>(*this, index));
   request_.slots.resize(filters_.size());
   response_.slots.resize(filters_.size());
@@ -110,6 +112,7 @@ void FilterChain::Direction::reset() {
 
 void FilterChain::reset(uint64_t buffer_limit) {
   filters_.clear();
+  origins_.clear();
   keep_alive_.reset();
   request_.reset();
   response_.reset();
@@ -119,10 +122,29 @@ void FilterChain::reset(uint64_t buffer_limit) {
 }
 
 void FilterChain::releaseFilters(event::Loop& loop) {
+  dropSpares();
   if (depth_ > 0) {
     for (auto& f : filters_) loop.deferDelete(std::move(f));
+  } else {
+    for (size_t i = 0; i < filters_.size(); ++i) {
+      if (origins_[i] != nullptr) spares_.push_back(Spare{origins_[i], std::move(filters_[i])});
+    }
+    if (!spares_.empty()) spare_keep_alive_ = keep_alive_;
   }
   filters_.clear();
+  origins_.clear();
+}
+
+std::unique_ptr<HttpFilter> FilterChain::takeSpare(const FilterFactory* origin) {
+  for (auto& spare : spares_) {
+    if (spare.origin == origin && spare.filter) return std::move(spare.filter);
+  }
+  return nullptr;
+}
+
+void FilterChain::dropSpares() {
+  spares_.clear();
+  spare_keep_alive_.reset();
 }
 
 void FilterChain::destroy() {

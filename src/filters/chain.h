@@ -50,17 +50,25 @@ class FilterChain final : public event::Deletable {
   FilterChain(const FilterChain&) = delete;
   FilterChain& operator=(const FilterChain&) = delete;
 
-  // Appends a filter; only before the request headers enter.
-  void add(std::unique_ptr<HttpFilter> filter);
+  // Appends a filter; only before the request headers enter. `origin`, the
+  // factory that made it, lets the next stream recycle it (takeSpare).
+  void add(std::unique_ptr<HttpFilter> filter, const FilterFactory* origin = nullptr);
 
   // A connection runs one stream after another: a chain that ended (destroy())
   // and has no filter call on the stack can be reset for the next stream,
   // keeping its storage (slots, header maps) instead of allocating it again.
   bool reusable() const { return destroyed_ && depth_ == 0; }
   void reset(uint64_t buffer_limit);
-  // After destroy(): deletes the filters now, or through `loop` when one of
-  // them may be on the stack.
+  // After destroy(): with no chain call on the stack the filters become
+  // spares, offered to their factories for the next stream (takeSpare);
+  // otherwise (one of them may be on the stack) they are deleted through
+  // `loop`.
   void releaseFilters(event::Loop& loop);
+  // The spare `origin` made, if any (each is taken at most once).
+  std::unique_ptr<HttpFilter> takeSpare(const FilterFactory* origin);
+  bool hasSpares() const { return !spares_.empty(); }
+  // Deletes the spares nobody took (no call of theirs is on the stack).
+  void dropSpares();
 
   // The request entering the chain. `end_stream` on headers: no body follows.
   // Data with end_stream=true ends a body without trailers.
@@ -166,7 +174,16 @@ class FilterChain final : public event::Deletable {
   size_t positionOf(const Direction& d, size_t filter_index) const;
 
   std::shared_ptr<const void> keep_alive_;  // destroyed last
+  // What the spares' factories belong to, kept until the spares go (the
+  // stream after them may run on a newer snapshot).
+  std::shared_ptr<const void> spare_keep_alive_;
   std::vector<std::unique_ptr<HttpFilter>> filters_;
+  std::vector<const FilterFactory*> origins_;  // by filter index
+  struct Spare {
+    const FilterFactory* origin;
+    std::unique_ptr<HttpFilter> filter;
+  };
+  std::vector<Spare> spares_;
   std::vector<std::unique_ptr<Callbacks>> callbacks_;
   StreamCallbacks& stream_;
   uint64_t buffer_limit_;

@@ -190,6 +190,17 @@ class FilterFactory {
   // A filter for one stream on `route` (may be null), or nullptr when the
   // route disables this filter (or it has nothing to run).
   virtual std::unique_ptr<HttpFilter> create(WorkerCache& cache, const config::Route* route) const = 0;
+  // A filter this factory made, whose stream ended (onDestroy ran) with
+  // nothing of it left running, offered for the next stream of the same
+  // connection: true when it was made ready to serve `route` exactly as
+  // create() would make it. Spares a filter allocation and set-up per
+  // request; false (the default) and the caller deletes it.
+  virtual bool recycle(HttpFilter& filter, WorkerCache& cache, const config::Route* route) const {
+    (void)filter;
+    (void)cache;
+    (void)route;
+    return false;
+  }
 };
 
 }  // namespace pier::filters

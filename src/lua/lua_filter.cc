@@ -23,9 +23,11 @@ namespace {
 // are the last thing a method does.
 class LuaFilter final : public filters::HttpFilter, private StreamShared {
  public:
+  // `key`: the factory's cache key of the code, by address (null when it
+  // has none that lasts: such a filter is never recycled).
   LuaFilter(std::shared_ptr<LuaScript> script, filters::WorkerCache& cache, const FilterSettings& settings,
-            const config::Route* route, const nlohmann::json* filter_context)
-      : script_(std::move(script)), cache_(cache) {
+            const config::Route* route, const nlohmann::json* filter_context, const std::string* key)
+      : script_(std::move(script)), cache_(cache), key_(key) {
     StreamShared::settings = &settings;
     StreamShared::route = route;
     StreamShared::filter_context = filter_context;
@@ -42,6 +44,25 @@ class LuaFilter final : public filters::HttpFilter, private StreamShared {
   }
 
   void setCallbacks(filters::FilterCallbacks& cb) override { callbacks = &cb; }
+
+  // Made ready for another stream (see FilterFactory::recycle): only when
+  // the code is the same and nothing of the last stream lives on here (no
+  // coroutine, no call), so the new stream starts as a new filter would.
+  bool recycle(const std::string* key, const config::Route* route, const nlohmann::json* filter_context) {
+    if (key_ == nullptr || key != key_ || !destroyed) return false;
+    if (request_.active() || response_.active() || request_.call || response_.call || !answered_calls.empty() ||
+        async_calls.outstanding() > 0) {
+      return false;
+    }
+    request_.resetForNextStream();
+    response_.resetForNextStream();
+    StreamShared::route = route;
+    StreamShared::filter_context = filter_context;
+    callbacks = nullptr;
+    in_lua = false;
+    destroyed = false;
+    return true;
+  }
 
   filters::HeadersStatus onRequestHeaders(filters::HeaderMap& headers, bool end_stream) override {
     if (!script_->ok()) {
@@ -373,6 +394,7 @@ class LuaFilter final : public filters::HttpFilter, private StreamShared {
 
   std::shared_ptr<LuaScript> script_;  // first: outlives the coroutines of the sides
   filters::WorkerCache& cache_;        // the worker's: outlives its streams
+  const std::string* key_;
   StreamSide request_;
   StreamSide response_;
 };
@@ -482,38 +504,55 @@ Result<std::unique_ptr<LuaFilterFactory>> LuaFilterFactory::create(const config:
   return factory;
 }
 
-std::unique_ptr<filters::HttpFilter> LuaFilterFactory::create(filters::WorkerCache& cache,
-                                                              const config::Route* route) const {
+std::optional<LuaFilterFactory::Choice> LuaFilterFactory::choose(const config::Route* route) const {
   const config::RouteFilterOverride* override_config = nullptr;
   if (route != nullptr) {
     auto it = route->filters.find(settings_->name);
     if (it != route->filters.end()) override_config = &it->second;
   }
   if (override_config == nullptr) {
-    if (!default_code_) return nullptr;
-    return makeFilter(cache, default_code_->source, default_code_->key, route, nullptr);
+    if (!default_code_) return std::nullopt;
+    return Choice{&default_code_->source, &default_code_->key, nullptr};
   }
-  if (override_config->disabled) return nullptr;
+  if (override_config->disabled) return std::nullopt;
   const nlohmann::json* context = override_config->filter_context.get();
   if (!override_config->name.empty()) {
     auto it = named_codes_.find(override_config->name);
-    if (it == named_codes_.end()) return nullptr;  // rejected by create(); a different listener's route
-    return makeFilter(cache, it->second.source, it->second.key, route, context);
+    if (it == named_codes_.end()) return std::nullopt;  // rejected by create(); a different listener's route
+    return Choice{&it->second.source, &it->second.key, context};
   }
   if (override_config->source_code) {
     auto key = route_keys_.find(route);
-    if (key != route_keys_.end())
-      return makeFilter(cache, *override_config->source_code, key->second, route, context);
-    return makeFilter(cache, *override_config->source_code,
-                      cacheKey(override_config->source_code->code, settings_->sandbox), route, context);
+    return Choice{&*override_config->source_code, key != route_keys_.end() ? &key->second : nullptr, context};
   }
-  if (!default_code_) return nullptr;
-  return makeFilter(cache, default_code_->source, default_code_->key, route, context);
+  if (!default_code_) return std::nullopt;
+  return Choice{&default_code_->source, &default_code_->key, context};
+}
+
+std::unique_ptr<filters::HttpFilter> LuaFilterFactory::create(filters::WorkerCache& cache,
+                                                              const config::Route* route) const {
+  const std::optional<Choice> choice = choose(route);
+  if (!choice) return nullptr;
+  if (choice->key == nullptr) {
+    // A route of another listener with its own inline code: no key made at load.
+    const std::string key = cacheKey(choice->source->code, settings_->sandbox);
+    return makeFilter(cache, *choice->source, key, nullptr, route, choice->context);
+  }
+  return makeFilter(cache, *choice->source, *choice->key, choice->key, route, choice->context);
+}
+
+bool LuaFilterFactory::recycle(filters::HttpFilter& filter, filters::WorkerCache& cache,
+                               const config::Route* route) const {
+  (void)cache;  // the filter keeps its script: same key, same code
+  const std::optional<Choice> choice = choose(route);
+  if (!choice || choice->key == nullptr) return false;
+  // Only this factory's filters are offered to it, and it makes LuaFilters only.
+  return static_cast<LuaFilter&>(filter).recycle(choice->key, route, choice->context);
 }
 
 std::unique_ptr<filters::HttpFilter> LuaFilterFactory::makeFilter(
     filters::WorkerCache& cache, const config::DataSource& source, const std::string& key,
-    const config::Route* route, const nlohmann::json* filter_context) const {
+    const std::string* lasting_key, const config::Route* route, const nlohmann::json* filter_context) const {
   std::shared_ptr<LuaScript> script = std::static_pointer_cast<LuaScript>(cache.find(key));
   if (script == nullptr) {
     script = LuaScript::create(source.code, source.chunk_name, settings_->sandbox);
@@ -532,7 +571,7 @@ std::unique_ptr<filters::HttpFilter> LuaFilterFactory::makeFilter(
   } else if (!script->hasOnRequest() && !script->hasOnResponse()) {
     return nullptr;  // nothing to run: no cost per stream
   }
-  return std::make_unique<LuaFilter>(std::move(script), cache, *settings_, route, filter_context);
+  return std::make_unique<LuaFilter>(std::move(script), cache, *settings_, route, filter_context, lasting_key);
 }
 
 }  // namespace pier::lua

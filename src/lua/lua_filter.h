@@ -37,6 +37,7 @@ class LuaFilterFactory final : public filters::FilterFactory {
   // snapshot owning it does, as streams finish on the snapshot they began on.
   std::unique_ptr<filters::HttpFilter> create(filters::WorkerCache& cache,
                                               const config::Route* route) const override;
+  bool recycle(filters::HttpFilter& filter, filters::WorkerCache& cache, const config::Route* route) const override;
 
   // The WorkerCache key of a code block's state.
   static std::string cacheKey(std::string_view code, bool sandbox);
@@ -46,10 +47,20 @@ class LuaFilterFactory final : public filters::FilterFactory {
     config::DataSource source;
     std::string key;
   };
+  // What a route runs: its code, the code's cache key (null when none was
+  // made at load), and the route's filter_context.
+  struct Choice {
+    const config::DataSource* source;
+    const std::string* key;
+    const nlohmann::json* context;
+  };
   LuaFilterFactory();
+  std::optional<Choice> choose(const config::Route* route) const;
+  // `lasting_key`: `key` when it lives as long as the factory (the filter
+  // can then be recycled), else null.
   std::unique_ptr<filters::HttpFilter> makeFilter(filters::WorkerCache& cache,
                                                   const config::DataSource& source, const std::string& key,
-                                                  const config::Route* route,
+                                                  const std::string* lasting_key, const config::Route* route,
                                                   const nlohmann::json* filter_context) const;
 
   std::unique_ptr<FilterSettings> settings_;

@@ -95,6 +95,27 @@ struct StreamSide {
   LocalReply reply;  // for Wait::kRespond
 
   bool active() const { return thread != nullptr; }
+
+  // Back to the state of a new side, for a recycled filter: only what a run
+  // may leave behind is touched (assigning a fresh StreamSide costs more).
+  void resetForNextStream() {
+    ref = {};
+    wait = Wait::kNone;
+    always_wrap = false;
+    headers = nullptr;
+    headers_copy.reset();
+    trailers = nullptr;
+    stopped = end_seen = streaming = saw_body = headers_only = false;
+    body = nullptr;
+    if (!empty_body.empty()) empty_body.clear();
+    chunk = nullptr;
+    chunk_offset = 0;
+    held_consumed = 0;
+    call_answered = false;
+    call_result.reset();
+    return_duplicate_headers = false;
+    if (reply.status != 0 || !reply.headers.empty() || !reply.body.empty()) reply = LocalReply{};
+  }
 };
 
 // Shared by both directions of one stream; the LuaFilter implements the

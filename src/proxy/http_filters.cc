@@ -122,13 +122,20 @@ filters::FilterChain& HttpConnection::acquireChain() {
 bool HttpConnection::startFilters() {
   endFilters();  // normally ended with the last request already
   filters::FilterChain* chain = nullptr;
+  // The last stream's filters, offered back to their factories.
+  if (spare_chain_ && spare_chain_->reusable() && spare_chain_->hasSpares()) chain = &acquireChain();
+  filters::WorkerCache& cache = worker_.filterCache();
   for (const auto& factory : listener_->filter_factories) {
-    if (auto filter = factory->create(worker_.filterCache(), route_)) {
-      if (chain == nullptr) chain = &acquireChain();
-      chain->add(std::move(filter));
-    }
+    std::unique_ptr<filters::HttpFilter> filter = chain != nullptr ? chain->takeSpare(factory.get()) : nullptr;
+    if (filter != nullptr && !factory->recycle(*filter, cache, route_)) filter.reset();
+    if (filter == nullptr) filter = factory->create(cache, route_);
+    if (filter == nullptr) continue;
+    if (chain == nullptr) chain = &acquireChain();
+    chain->add(std::move(filter), factory.get());
   }
-  if (chain == nullptr) {
+  if (chain != nullptr) chain->dropSpares();
+  if (chain == nullptr || chain->size() == 0) {
+    if (chain != nullptr) endFilters();
     return false;  // every filter is disabled on this route: the plain path, at no cost
   }
   const auto& lc = *listener_->config;

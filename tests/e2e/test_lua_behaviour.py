@@ -913,3 +913,53 @@ end
     head, _, body = raw.partition(b"\r\n\r\n")
     assert b"content-length: 7" in head.lower()
     assert len(body) <= 7, "never more body than the content-length the client was told"
+
+
+# ---- a connection's next request may reuse its filter: nothing carries over ------------------------
+
+ROUTE_CODE = """
+function envoy_on_request(h)
+  h:headers():add("x-code", "default")
+  h:headers():add("x-ctx", tostring(h:filterContext()["k"]))
+end
+"""
+OTHER_CODE = """
+function envoy_on_request(h)
+  h:headers():add("x-code", "other")
+end
+"""
+
+
+def test_alternating_routes_on_one_connection_run_each_routes_code_and_context(res):
+    env = serve(res, ROUTE_CODE, source_codes={"other.lua": {"inline_string": OTHER_CODE}},
+                routes=[route("/other", filters={"lua": lua_override(name="other.lua")}),
+                        route("/ctx", filters={"lua": lua_override(source_code=ROUTE_CODE, filter_context={"k": "v"})}),
+                        route("/off", filters={"lua": lua_override(disabled=True)}),
+                        route("/")])
+    expected = {"/": (["default"], ["nil"]), "/other": (["other"], []), "/ctx": (["default"], ["v"]),
+                "/off": ([], [])}
+    with httpraw.Conn(env.port) as c:
+        for target in ["/", "/other", "/ctx", "/", "/off", "/", "/ctx", "/other", "/other", "/"]:
+            seen = c.request("GET", target).json()
+            code, ctx = expected[target]
+            assert values(seen, "x-code") == code, target
+            assert values(seen, "x-ctx") == ctx, target
+
+
+def test_a_scripts_local_reply_does_not_carry_into_the_next_request(res):
+    code = """
+function envoy_on_request(h)
+  if h:headers():get(":path") == "/deny" then
+    h:respond({[":status"] = "403", ["x-denied"] = "1"}, "no")
+  end
+  h:headers():add("x-passed", "1")
+end
+"""
+    env = serve(res, code)
+    with httpraw.Conn(env.port) as c:
+        for _ in range(3):
+            r = c.request("GET", "/deny")
+            assert r.status == 403 and r.header("x-denied") == "1" and r.body == b"no"
+            r = c.request("GET", "/ok")
+            assert r.status == 200 and r.header("x-denied") is None
+            assert values(r.json(), "x-passed") == ["1"]

@@ -853,6 +853,83 @@ TEST_F(ChainReuseTest, NotReusableInsideOnDestroy) {
   EXPECT_TRUE(c.reusable());
 }
 
+// --- spares: the ended stream's filters, offered for the next -------------------
+
+struct NamedFactory final : FilterFactory {
+  std::string n = "f";
+  const std::string& name() const override { return n; }
+  std::unique_ptr<HttpFilter> create(WorkerCache&, const config::Route*) const override { return nullptr; }
+};
+
+TEST_F(ChainReuseTest, ReleasedFiltersWithAnOriginBecomeSparesTakenOnceByThatOrigin) {
+  NamedFactory fa;
+  NamedFactory fb;
+  auto& c = makeChain();
+  bool a_gone = false;
+  auto a = std::make_unique<ScriptedFilter>("a", log);
+  a->deleted = &a_gone;
+  HttpFilter* a_raw = a.get();
+  c.add(std::move(a), &fa);
+  c.add(std::make_unique<ScriptedFilter>("b", log), &fb);
+  c.requestHeaders(headers(), true);
+  endStream(c);
+  EXPECT_FALSE(a_gone);
+  ASSERT_TRUE(c.hasSpares());
+  c.reset(1 << 20);
+  auto taken = c.takeSpare(&fa);
+  EXPECT_EQ(taken.get(), a_raw);
+  EXPECT_EQ(c.takeSpare(&fa), nullptr);  // once
+  NamedFactory other;
+  EXPECT_EQ(c.takeSpare(&other), nullptr);
+  c.dropSpares();
+  EXPECT_FALSE(c.hasSpares());
+  EXPECT_EQ(c.takeSpare(&fb), nullptr);
+}
+
+TEST_F(ChainReuseTest, FiltersWithoutAnOriginAreNotKept) {
+  auto& c = makeChain();
+  bool gone = false;
+  addTo(c, "a", &gone);
+  c.requestHeaders(headers(), true);
+  endStream(c);
+  EXPECT_TRUE(gone);
+  EXPECT_FALSE(c.hasSpares());
+}
+
+TEST_F(ChainReuseTest, FiltersReleasedFromInsideTheChainAreNotKept) {
+  NamedFactory fa;
+  auto& c = makeChain();
+  bool gone = false;
+  auto a = std::make_unique<ScriptedFilter>("a", log);
+  a->deleted = &gone;
+  a->req_headers = [&](HeaderMap&) {
+    c.destroy();
+    c.releaseFilters(loop);  // the stream ends while the filter runs
+    return HeadersStatus::kStop;
+  };
+  c.add(std::move(a), &fa);
+  c.requestHeaders(headers(), true);
+  EXPECT_FALSE(c.hasSpares());
+  EXPECT_FALSE(gone);  // still on the stack: deleted by the loop
+  runLoopOnce();
+  EXPECT_TRUE(gone);
+}
+
+TEST_F(ChainReuseTest, UntakenSparesAreDeletedWithTheChain) {
+  NamedFactory fa;
+  bool gone = false;
+  {
+    auto& c = makeChain();
+    auto a = std::make_unique<ScriptedFilter>("a", log);
+    a->deleted = &gone;
+    c.add(std::move(a), &fa);
+    endStream(c);
+    EXPECT_FALSE(gone);
+    chain.reset();
+  }
+  EXPECT_TRUE(gone);
+}
+
 // --- releaseFilters() from inside a filter call -------------------------------
 
 TEST_F(ChainReuseTest, ReleasingFromInsideAFilterCallDefersTheDeletion) {

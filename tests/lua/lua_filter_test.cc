@@ -1289,6 +1289,67 @@ TEST(LuaFilterTest, RecycledThreadRunsBothHooksAfterReturnedValues) {
   EXPECT_EQ(h.script()->idleThreads(), 1u);
 }
 
+// --- recycling: a connection's next stream may reuse its last filter --------------
+
+TEST(LuaFilterRecycleTest, AFinishedFilterServesTheNextStreamLikeANewOne) {
+  Harness h(R"(
+    function envoy_on_request(h)
+      local n = h:headers():get('x-n')
+      if n == '1' then h:respond({[':status'] = '403'}, 'no') end
+      h:headers():add('x-seen', n)
+    end)");
+  ASSERT_NE(h.make(), nullptr);
+  auto first = requestHeaders({{"x-n", "1"}});
+  EXPECT_EQ(h.filter().onRequestHeaders(first, true), HeadersStatus::kStop);
+  ASSERT_TRUE(h.cb.reply.has_value());
+  h.filter().onDestroy();
+  ASSERT_TRUE(h.factory().recycle(h.filter(), h.cache(), nullptr));
+  h.filter().setCallbacks(h.cb);  // as the chain does when it adds the filter
+  h.cb.reply.reset();
+  auto second = requestHeaders({{"x-n", "2"}});
+  EXPECT_EQ(h.filter().onRequestHeaders(second, true), HeadersStatus::kContinue);
+  EXPECT_FALSE(h.cb.reply.has_value()) << "the first stream's reply must not come back";
+  EXPECT_EQ(second.get("x-seen"), "2");
+}
+
+TEST(LuaFilterRecycleTest, AFilterWhoseScriptStillWaitsIsNotRecycled) {
+  Harness h("function envoy_on_request(h) h:body() end");
+  ASSERT_NE(h.make(), nullptr);
+  auto headers = requestHeaders();
+  ASSERT_EQ(h.filter().onRequestHeaders(headers, false), HeadersStatus::kStop);
+  h.filter().onDestroy();  // the stream ended while the script waited for the body
+  EXPECT_FALSE(h.factory().recycle(h.filter(), h.cache(), nullptr));
+}
+
+TEST(LuaFilterRecycleTest, AFilterOfAStreamThatDidNotEndIsNotRecycled) {
+  Harness h("function envoy_on_request(h) end");
+  ASSERT_NE(h.make(), nullptr);
+  auto headers = requestHeaders();
+  h.filter().onRequestHeaders(headers, true);
+  EXPECT_FALSE(h.factory().recycle(h.filter(), h.cache(), nullptr));
+}
+
+TEST(LuaFilterRecycleTest, ARouteWithOtherCodeGetsANewFilter) {
+  config::HttpFilter fc =
+      testing::luaFilterConfig("function envoy_on_request(h) h:headers():add('x-code', 'default') end");
+  config::DataSource other_code;
+  other_code.code = "function envoy_on_request(h) h:headers():add('x-code', 'other') end";
+  other_code.chunk_name = "other.lua";
+  fc.lua.source_codes.emplace("other.lua", other_code);
+  Harness h(fc);
+  config::Route other;
+  other.name = "other";
+  config::RouteFilterOverride o;
+  o.name = "other.lua";
+  other.filters.emplace(fc.name, o);
+  ASSERT_NE(h.make(), nullptr);
+  auto headers = requestHeaders();
+  h.filter().onRequestHeaders(headers, true);
+  h.filter().onDestroy();
+  EXPECT_FALSE(h.factory().recycle(h.filter(), h.cache(), &other));
+  EXPECT_TRUE(h.factory().recycle(h.filter(), h.cache(), nullptr));
+}
+
 TEST(LuaFilterTest, BrokenScriptAtWorkerFailClosedAnswers500) {
   // Passed the config check but failed on the worker (say, a time-dependent top level).
   Harness h("function envoy_on_request(h) end");
