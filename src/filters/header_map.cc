@@ -170,8 +170,7 @@ void HeaderMap::compactIfWasteful() {
   }
 }
 
-void HeaderMap::clear() {
-  ++version_;
+void HeaderMap::clearFilled() {
   entries_.clear();
   if (chunks_.size() > 1) chunks_.erase(chunks_.begin(), chunks_.end() - 1);  // the last is the largest
   chunk_next_ = chunks_.empty() ? nullptr : chunks_.back().data.get();

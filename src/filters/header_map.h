@@ -71,7 +71,11 @@ class HeaderMap {
   bool empty() const { return entries_.empty(); }
   // Keeps the entry vector and the largest arena chunk: a map refilled for
   // the next message of a connection usually allocates nothing.
-  void clear();
+  void clear() {
+    ++version_;
+    if (entries_.empty() && arena_bytes_ == 0 && reason_phrase_.empty()) return;  // e.g. unused trailers
+    clearFilled();
+  }
   void reserve(size_t n) { entries_.reserve(n); }
   // Bumped on every change; iteration wrappers use it to detect edits.
   uint64_t version() const { return version_; }
@@ -98,6 +102,7 @@ class HeaderMap {
     return p;
   }
   char* allocateChunk(size_t n);
+  void clearFilled();
   std::string_view store(std::string_view bytes);
   std::string_view storeLowered(std::string_view name);
   // Offset of `view` in the adopted block, or npos when it is not inside.

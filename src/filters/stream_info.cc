@@ -9,8 +9,8 @@ StreamInfo::~StreamInfo() = default;
 
 void StreamInfo::resetForNextStream() {
   route_name.clear();
-  dynamic_metadata_.reset();
-  filter_state.clear();
+  if (dynamic_metadata_) dynamic_metadata_.reset();
+  if (!filter_state.empty()) filter_state.clear();
   drain_connection = false;
 }
 

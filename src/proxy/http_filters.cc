@@ -76,6 +76,13 @@ HeaderFacts scan(const filters::HeaderMap& headers) {
   return f;
 }
 
+// Request headers the filters do not see: framing is pier's business, and
+// Host is :authority. (Sizes first: nearly every header is neither.)
+bool isFramingOrHost(std::string_view name) {
+  return (name.size() == 17 && http::iequals(name, "transfer-encoding")) ||
+         (name.size() == 4 && http::iequals(name, "host"));
+}
+
 // A call that cannot start (no healthy endpoint): answers 503 from the loop,
 // never from inside httpCall(), like a call that failed on the wire.
 class FailedHttpCall final : public filters::HttpCallHandle {
@@ -149,7 +156,7 @@ bool HttpConnection::startFilters() {
   headers.addFromBlock(":scheme", "http");
   for (const auto& h : head_.headers) {
     // Framing is pier's business; Host is :authority.
-    if (http::iequals(h.name, "transfer-encoding") || http::iequals(h.name, "host")) continue;
+    if (isFramingOrHost(h.name)) continue;
     headers.addFromBlock(h.name, h.value);
   }
 
@@ -163,9 +170,11 @@ bool HttpConnection::startFilters() {
   }
   auto& info = *stream_info_;
   info.resetForNextStream();
-  info.protocol = version_ == http::Version::kHttp10 ? "HTTP/1.0" : "HTTP/1.1";
-  if (route_ != nullptr) info.route_name = route_->name;
-  info.listener_name = lc.name;
+  // Assigned only when they change: a connection's streams mostly repeat them.
+  const std::string_view protocol = version_ == http::Version::kHttp10 ? "HTTP/1.0" : "HTTP/1.1";
+  if (info.protocol != protocol) info.protocol.assign(protocol);
+  if (route_ != nullptr) info.route_name.assign(route_->name);
+  if (info.listener_name != lc.name) info.listener_name.assign(lc.name);
 
   continue_pending_ = head_.expect_continue && req_has_body_ && version_ == http::Version::kHttp11;
   req_decoder_.start(head_.body, head_.content_length, limitsFor(lc));
@@ -317,7 +326,7 @@ void HttpConnection::startFilteredResponse() {
   }
   headers.addFromBlock(":status", status_text);
   for (const auto& h : resp_head_.headers) {
-    if (http::iequals(h.name, "transfer-encoding")) continue;
+    if (h.name.size() == 17 && http::iequals(h.name, "transfer-encoding")) continue;
     headers.addFromBlock(h.name, h.value);
   }
   resp_reason_.assign(resp_head_.reason);
