@@ -13,7 +13,8 @@ namespace pier::lua {
 
 class LuaScript;
 
-// Once per script state, after the types are registered. The fast
+// Once per script state, after the types are registered (LuaScript does
+// it once the script runs often; see LuaScript::useFastPaths). The fast
 // headers() finds a thread's headers object from its handle in the table
 // LuaScript::headersOfRef() names (filled as threads are made).
 void installFastPaths(LuaScript& script);

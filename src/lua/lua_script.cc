@@ -69,7 +69,6 @@ std::shared_ptr<LuaScript> LuaScript::create(std::string_view code, std::string_
   registerCryptoType(*script);
   script->headers_of_ref_ = weakKeyedTable(L);
   script->object_ids_ref_ = weakKeyedTable(L);
-  installFastPaths(*script);
   return script;
 }
 
@@ -113,7 +112,17 @@ StreamObject* LuaScript::pushStreamObject(lua_State* L, ObjectKind kind, LiveObj
   return o;
 }
 
+void LuaScript::useFastPaths() {
+  if (fast_paths_) return;
+  fast_paths_ = true;
+  installFastPaths(*this);
+}
+
 std::unique_ptr<LuaScript::Thread> LuaScript::startThread(bool response, LiveObjects::Ref side) {
+  // Only a script that runs often gets the fast paths: the FFI they load
+  // costs ~24 KiB per state, which a thousand rarely used routes would pay
+  // for nothing.
+  if (!fast_paths_ && ++hook_runs_ >= kFastPathsAfterRuns) useFastPaths();
   std::unique_ptr<Thread> t;
   if (!idle_.empty()) {
     t = std::move(idle_.back());

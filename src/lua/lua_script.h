@@ -116,6 +116,11 @@ class LuaScript {
   // ... and of the weak table from each thread's handle and headers object to
   // its id (handleId, headersId).
   int objectIdsRef() const { return object_ids_ref_; }
+  // Installs the fast paths of fast_path.h now (startThread does once the
+  // script has run kFastPathsAfterRuns hooks).
+  void useFastPaths();
+  bool fastPaths() const { return fast_paths_; }
+  static constexpr uint32_t kFastPathsAfterRuns = 100;
 
  private:
   LuaScript() = default;
@@ -132,6 +137,8 @@ class LuaScript {
   int headers_of_ref_ = -1;
   int object_ids_ref_ = -1;
   int next_thread_id_ = 1;
+  uint32_t hook_runs_ = 0;
+  bool fast_paths_ = false;
 };
 
 // Defines EnvoyTimestampResolution, which scripts pass to timestamp() and

@@ -963,3 +963,32 @@ end
             r = c.request("GET", "/ok")
             assert r.status == 200 and r.header("x-denied") is None
             assert values(r.json(), "x-passed") == ["1"]
+
+
+def test_a_busy_script_keeps_its_behaviour_on_the_fast_header_calls(res):
+    # From its 100th hook run a state calls headers through the FFI (docs/filters.md).
+    code = """
+function envoy_on_request(h)
+  local hs = h:headers()
+  hs:add("x-n", hs:get("x-i"))
+  hs:replace("x-i", "replaced")
+  hs:remove("x-drop")
+  if hs:get("x-i") ~= "replaced" then error("replace lost") end
+end
+function envoy_on_response(h)
+  h:headers():add("x-resp", "1")
+  local ok = pcall(function() h:headers():add("bad name", "v") end)
+  h:headers():add("x-bad-name-rejected", tostring(not ok))
+end
+"""
+    env = serve(res, code, workers=1)
+    with httpraw.Conn(env.port) as c:
+        for i in range(250):
+            r = c.request("GET", "/", headers=[("x-i", str(i)), ("x-drop", "1")])
+            assert r.status == 200
+            assert r.header("x-resp") == "1"
+            assert r.header("x-bad-name-rejected") == "true"
+            seen = r.json()
+            assert values(seen, "x-n") == [str(i)]
+            assert values(seen, "x-i") == ["replaced"]
+            assert values(seen, "x-drop") == []

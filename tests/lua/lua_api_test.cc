@@ -27,6 +27,8 @@ std::unique_ptr<Harness> runRequest(const std::string& body, filters::HeaderMap&
     ADD_FAILURE() << "no filter: " << h->error();
     return h;
   }
+  // What a busy script runs; the other tests here cover the classic calls.
+  h->script()->useFastPaths();
   h->filter().onRequestHeaders(headers, true);
   return h;
 }
@@ -132,6 +134,23 @@ TEST(LuaHeadersFastPathTest, HeaderMethodsAreTheFastLuaFunctions) {
   EXPECT_EQ(evalRequest("debug.getinfo(h:headers().add, 'S').source .. ' ' .. "
                         "debug.getinfo(h.headers, 'S').source"),
             "=pier_fast_path =pier_fast_path");
+}
+
+TEST(LuaHeadersFastPathTest, InstalledOnlyOnceTheScriptRunsOften) {
+  Harness h("function envoy_on_request(h) h:headers():add('x-n', 'v') end");
+  ASSERT_NE(h.make(), nullptr);
+  for (uint32_t i = 0; i < LuaScript::kFastPathsAfterRuns; ++i) {
+    EXPECT_FALSE(h.script()->fastPaths()) << "after " << i << " runs";
+    auto headers = requestHeaders();
+    h.filter().onRequestHeaders(headers, true);
+    EXPECT_EQ(headers.get("x-n"), "v");
+    h.destroyFilter();
+    ASSERT_NE(h.make(), nullptr);
+  }
+  EXPECT_TRUE(h.script()->fastPaths());
+  auto headers = requestHeaders();
+  h.filter().onRequestHeaders(headers, true);
+  EXPECT_EQ(headers.get("x-n"), "v");
 }
 
 TEST(LuaHeadersFastPathTest, ErrorsFromTheSlowPathNameTheScriptLine) {
@@ -687,6 +706,7 @@ TEST(LuaSandboxTest, FastHeaderCallsWorkAndKeepTheFfiOutOfReach) {
     end)");
   h.config().lua.sandbox = true;
   ASSERT_NE(h.make(), nullptr) << h.error();
+  h.script()->useFastPaths();
   auto headers = requestHeaders();
   h.filter().onRequestHeaders(headers, true);
   EXPECT_EQ(headers.get("x-fast"), "yes");
