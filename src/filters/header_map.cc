@@ -105,22 +105,28 @@ HeaderMap& HeaderMap::operator=(HeaderMap&& other) noexcept {
 HeaderMap::~HeaderMap() = default;
 
 void HeaderMap::copyFrom(const HeaderMap& other) {
-  size_t bytes = 0;
-  for (const auto& e : other.entries_) bytes += e.name.size() + e.value.size();
-  char* p = bytes > 0 ? allocate(bytes) : nullptr;
-  entries_.reserve(other.entries_.size());
-  for (const auto& e : other.entries_) {
-    Entry copy;
-    std::memcpy(p, e.name.data(), e.name.size());
-    copy.name = {p, e.name.size()};
-    p += e.name.size();
-    std::memcpy(p, e.value.data(), e.value.size());
-    copy.value = {p, e.value.size()};
-    p += e.value.size();
-    entries_.push_back(copy);
-  }
+  entries_ = other.entries_;  // views into `other`, until moved below
+  moveEntriesIntoOneChunk();
   reason_phrase_ = other.reason_phrase_;
   ++version_;
+}
+
+void HeaderMap::moveEntriesIntoOneChunk() {
+  size_t bytes = 0;
+  for (const auto& e : entries_) bytes += e.name.size() + e.value.size();
+  if (bytes == 0) {
+    for (auto& e : entries_) e = Entry{};  // all empty: nothing to copy (nor to memcpy from)
+    return;
+  }
+  char* p = allocate(bytes);
+  for (auto& e : entries_) {
+    std::memcpy(p, e.name.data(), e.name.size());
+    e.name = {p, e.name.size()};
+    p += e.name.size();
+    std::memcpy(p, e.value.data(), e.value.size());
+    e.value = {p, e.value.size()};
+    p += e.value.size();
+  }
 }
 
 char* HeaderMap::allocateChunk(size_t n) {
@@ -159,15 +165,7 @@ void HeaderMap::compactIfWasteful() {
   arena_bytes_ = 0;
   block_ = {};
   block_copy_ = nullptr;
-  char* p = live > 0 ? allocate(live) : nullptr;
-  for (auto& e : entries_) {
-    std::memcpy(p, e.name.data(), e.name.size());
-    e.name = {p, e.name.size()};
-    p += e.name.size();
-    std::memcpy(p, e.value.data(), e.value.size());
-    e.value = {p, e.value.size()};
-    p += e.value.size();
-  }
+  moveEntriesIntoOneChunk();  // reads the old chunks, which go after it
 }
 
 void HeaderMap::clearFilled() {

@@ -133,6 +133,8 @@ class HeaderMap {
   // a loop cannot grow the arena without bound.
   void compactIfWasteful();
   void copyFrom(const HeaderMap& other);
+  // Copies every entry's bytes into one new chunk and points the entries there.
+  void moveEntriesIntoOneChunk();
 
   std::vector<Entry> entries_;
   std::vector<Chunk> chunks_;   // the last one is being filled

@@ -447,5 +447,12 @@ TEST(HeaderMap, LargeValuesGetTheirOwnChunk) {
   EXPECT_EQ(pairsOf(h), (Pairs{{"b", "2"}}));
 }
 
+TEST(HeaderMap, ACopyOfEmptyNamesAndValuesIsEmptyToo) {
+  HeaderMap h;
+  h.add("", "");
+  HeaderMap copy = h;
+  EXPECT_EQ(pairsOf(copy), (Pairs{{"", ""}}));
+}
+
 }  // namespace
 }  // namespace pier::filters
