@@ -11,16 +11,6 @@
 namespace pier::config {
 namespace {
 
-// Built by appending: gcc 12 at -O3 misreports `"\"" + std::string(...)` as an overlapping memcpy.
-std::string quote(std::string_view text) {
-  std::string out;
-  out.reserve(text.size() + 2);
-  out.push_back('"');
-  out.append(text);
-  out.push_back('"');
-  return out;
-}
-
 // Ones in the low `host_bits` bits.
 Uint128 lowMask(int host_bits) {
   if (host_bits <= 0) return 0;

@@ -27,17 +27,6 @@ using nlohmann::json;
 // file itself has the same cap).
 constexpr size_t kMaxScriptBytes = 16 * 1024 * 1024;
 
-// Appends rather than "\"" + std::string(text) + "\"", which gcc 12 at -O3
-// misreports as overlapping copies (-Wrestrict).
-std::string quote(std::string_view text) {
-  std::string out;
-  out.reserve(text.size() + 2);
-  out.push_back('"');
-  out.append(text);
-  out.push_back('"');
-  return out;
-}
-
 // "pier.yaml:12:9: listeners[0].filters[0]", the style of Diagnostics.
 std::string originOf(const Field& field, const ParseContext& context) {
   const YAML::Mark& mark = field.mark();

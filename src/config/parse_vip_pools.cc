@@ -6,6 +6,7 @@
 
 #include "src/config/ip_range.h"
 #include "src/config/parse.h"
+#include "src/config/values.h"
 
 namespace pier::config {
 namespace {
@@ -15,7 +16,6 @@ namespace {
 constexpr Uint128 kMaxPoolAddresses = 65'536;
 constexpr Uint128 kMaxTotalAddresses = 100'000;
 
-std::string quote(std::string_view text) { return "\"" + std::string(text) + "\""; }
 
 std::string count(Uint128 n) { return std::to_string(static_cast<uint64_t>(n)); }
 

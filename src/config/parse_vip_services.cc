@@ -17,7 +17,6 @@
 namespace pier::config {
 namespace {
 
-std::string quote(std::string_view text) { return "\"" + std::string(text) + "\""; }
 
 std::string originOf(const Field& field, const ParseContext& context) {
   const YAML::Mark& mark = field.mark();

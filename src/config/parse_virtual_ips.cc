@@ -24,7 +24,6 @@ constexpr Millis kMinRefreshInterval{1'000};
 // Heartbeats carry the node name; this is what fits their wire format.
 constexpr size_t kMaxNodeNameBytes = 253;
 
-std::string quote(std::string_view text) { return "\"" + std::string(text) + "\""; }
 
 // Node names travel in heartbeats, which allow these characters only (a
 // Kubernetes node name or a host name fits).

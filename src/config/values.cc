@@ -63,6 +63,17 @@ Result<Millis> parseDuration(std::string_view text) {
   return Millis(total);
 }
 
+std::string quote(std::string_view text) {
+  // Appended piece by piece: gcc 12 at -O3 misreports `"\"" + std::string(text)`
+  // as overlapping copies (-Wrestrict).
+  std::string out;
+  out.reserve(text.size() + 2);
+  out.push_back('"');
+  out.append(text);
+  out.push_back('"');
+  return out;
+}
+
 std::string formatDuration(Millis duration) {
   int64_t ms = duration.count();
   if (ms == 0) return "0s";
@@ -88,7 +99,7 @@ Result<uint64_t> parseUnsigned(std::string_view text, uint64_t max) {
 }
 
 Result<SocketAddress> parseSocketAddress(std::string_view text) {
-  const std::string quoted = "\"" + std::string(text) + "\"";
+  const std::string quoted = quote(text);
   const Error shape{
       "invalid address " + quoted +
       ": expected IP:PORT with a literal IP address, such as \"127.0.0.1:8080\" or \"[::1]:8080\""};

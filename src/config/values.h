@@ -23,6 +23,9 @@ Result<Millis> parseDuration(std::string_view text);
 // 60000 -> "1m", 5400000 -> "90m". parseDuration(formatDuration(d)) == d.
 std::string formatDuration(Millis duration);
 
+// `text` in double quotes, for error messages.
+std::string quote(std::string_view text);
+
 // A non-negative decimal integer no larger than `max`.
 Result<uint64_t> parseUnsigned(std::string_view text, uint64_t max);
 

@@ -39,8 +39,6 @@ std::string joined(std::span<const std::string_view> words) {
   return out;
 }
 
-std::string quoted(std::string_view text) { return "\"" + std::string(text) + "\""; }
-
 }  // namespace
 
 std::string childPath(std::string_view parent, std::string_view key) {
@@ -104,7 +102,7 @@ std::string Field::describe() const {
   if (isNull()) return "null";
   if (isList()) return "a list";
   if (isMap()) return "a mapping";
-  return quoted(node_.Scalar());
+  return quote(node_.Scalar());
 }
 
 void Field::typeError(std::string_view expected) const {
@@ -136,7 +134,7 @@ std::optional<std::string> Field::name() const {
   auto s = string();
   if (!s) return std::nullopt;
   if (auto problem = checkName(*s)) {
-    error("invalid name " + quoted(*s) + ": " + *problem);
+    error("invalid name " + quote(*s) + ": " + *problem);
     return std::nullopt;
   }
   return s;
@@ -146,7 +144,7 @@ std::optional<std::string> Field::token(std::string_view what) const {
   auto s = string();
   if (!s) return std::nullopt;
   if (!isToken(*s)) {
-    error("invalid " + std::string(what) + " " + quoted(*s) +
+    error("invalid " + std::string(what) + " " + quote(*s) +
           ": only letters, digits and !#$%&'*+-.^_`|~ are allowed");
     return std::nullopt;
   }
@@ -158,8 +156,8 @@ std::optional<std::string> Field::oneOf(std::initializer_list<std::string_view> 
   if (!s) return std::nullopt;
   if (std::find(choices.begin(), choices.end(), *s) != choices.end()) return s;
   std::span<const std::string_view> all(choices.begin(), choices.size());
-  std::string what = "must be one of " + joined(all) + "; got " + quoted(*s);
-  if (auto hint = closestMatch(*s, all)) what += " (did you mean " + quoted(*hint) + "?)";
+  std::string what = "must be one of " + joined(all) + "; got " + quote(*s);
+  if (auto hint = closestMatch(*s, all)) what += " (did you mean " + quote(*hint) + "?)";
   error(what);
   return std::nullopt;
 }
@@ -209,7 +207,7 @@ std::optional<Millis> Field::duration(Millis min) const {
   }
   if (*value < min) {
     error(min == Millis(1) ? "must be greater than 0"
-                           : "must be at least " + formatDuration(min) + ", got " + quoted(node_.Scalar()));
+                           : "must be at least " + formatDuration(min) + ", got " + quote(node_.Scalar()));
     return std::nullopt;
   }
   return *value;
@@ -270,7 +268,7 @@ std::optional<FieldMap> FieldMap::open(const Field& field, std::initializer_list
     if (std::find(known.begin(), known.end(), name) == known.end()) {
       std::string what = "unknown field";
       if (auto hint = closestMatch(name, known_span)) {
-        what += "; did you mean " + quoted(*hint) + "?";
+        what += "; did you mean " + quote(*hint) + "?";
       } else {
         what += "; expected one of " + joined(known_span);
       }

@@ -5,6 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "src/common/hash.h"
 #include "src/common/log.h"
 #include "src/lua/lua_bindings.h"
 #include "src/lua/lua_script.h"
@@ -417,33 +418,13 @@ LuaFilterFactory::~LuaFilterFactory() = default;
 
 const std::string& LuaFilterFactory::name() const { return settings_->name; }
 
-namespace {
-
-// 64 bits of FNV-1a from `seed`, finished with splitmix64's mixer.
-uint64_t hash64(std::string_view text, uint64_t seed) {
-  uint64_t h = seed;
-  for (unsigned char c : text) {
-    h ^= c;
-    h *= 0x100000001b3ull;
-  }
-  h ^= h >> 30;
-  h *= 0xbf58476d1ce4e5b9ull;
-  h ^= h >> 27;
-  h *= 0x94d049bb133111ebull;
-  h ^= h >> 31;
-  return h;
-}
-
-}  // namespace
-
 std::string LuaFilterFactory::cacheKey(std::string_view code, bool sandbox) {
   // 128 bits of hash, not the code itself: the key is looked up for every
   // stream. (Not OpenSSL's SHA-256: initialising libcrypto costs ~2 MiB of RSS
   // in a process that may never verify a signature.)
   static constexpr char kHex[] = "0123456789abcdef";
   std::string key = sandbox ? "lua:s:" : "lua:u:";
-  for (uint64_t part :
-       {hash64(code, 0xcbf29ce484222325ull), hash64(code, 0x84222325cbf29ce4ull ^ code.size())}) {
+  for (uint64_t part : {hashBytes(code, 0x6c7561636f646531ull), hashBytes(code, 0x6c7561636f646532ull)}) {
     for (int shift = 60; shift >= 0; shift -= 4) key.push_back(kHex[(part >> shift) & 0xf]);
   }
   return key;

@@ -6,23 +6,13 @@
 #include <memory>
 #include <vector>
 
+#include "src/common/hash.h"
 #include "src/upstream/load_balancer.h"
 
 namespace pier::upstream::internal {
 
-// Final avalanche of a 64-bit value (every input bit flips each output bit
-// with probability ~1/2).
-inline uint64_t mix64(uint64_t x) {
-  x ^= x >> 30;
-  x *= 0xbf58476d1ce4e5b9ULL;
-  x ^= x >> 27;
-  x *= 0x94d049bb133111ebULL;
-  x ^= x >> 31;
-  return x;
-}
-
-// hashKey() with a seed, so one key can yield independent hashes.
-uint64_t hashBytes(const void* data, size_t size, uint64_t seed);
+using pier::hashBytes;  // hashKey() with a seed (src/common/hash.h)
+using pier::mix64;
 
 // A stable identity for an endpoint: the same address hashes the same on
 // every worker and every node, so consistent hashing agrees across them.

@@ -10,6 +10,11 @@
 namespace pier::config {
 namespace {
 
+TEST(QuoteTest, WrapsTextInDoubleQuotes) {
+  EXPECT_EQ(quote("a b"), "\"a b\"");
+  EXPECT_EQ(quote(""), "\"\"");
+}
+
 TEST(DurationTest, ParsesEachUnit) {
   EXPECT_EQ(*parseDuration("250ms"), Millis(250));
   EXPECT_EQ(*parseDuration("10s"), Millis(10'000));
