@@ -360,7 +360,8 @@ def main(argv):
     signal.signal(signal.SIGHUP, _terminate)
     harness.raise_nofile()
     bench = Bench(args)
-    try:
+
+    def body():
         bench.run()
         bench.stop_all()
         if not bench.results:
@@ -369,17 +370,7 @@ def main(argv):
             return 1
         bench.write_report()
         return 0
-    except KeyboardInterrupt:
-        log("interrupted; cleaning up")
-        return 130
-    finally:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        bench.stop_all()
-        if args.keep_tmp:
-            log(f"configs and logs kept in {bench.tmp}")
-        else:
-            shutil.rmtree(bench.tmp, ignore_errors=True)
+    return harness.run_guarded(bench, body, args.keep_tmp)
 
 
 if __name__ == "__main__":

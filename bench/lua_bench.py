@@ -495,7 +495,8 @@ def main(argv):
     signal.signal(signal.SIGHUP, _terminate)
     harness.raise_nofile()
     bench = Bench(args)
-    try:
+
+    def body():
         bench.start_backends()
         if "cpu" in args.modes:
             bench.start_targets()
@@ -511,21 +512,7 @@ def main(argv):
         bench.stop_all()
         bench.write_report()
         return 0 if (bench.targets or "cpu" not in args.modes) else 1
-    except KeyboardInterrupt:
-        log("interrupted; cleaning up")
-        return 130
-    except RuntimeError as e:
-        log(f"FAILED: {e}")
-        return 1
-    finally:
-        # A second Ctrl-C must not leave processes behind.
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        bench.stop_all()
-        if args.keep_tmp:
-            log(f"configs and logs kept in {bench.tmp}")
-        else:
-            shutil.rmtree(bench.tmp, ignore_errors=True)
+    return harness.run_guarded(bench, body, args.keep_tmp)
 
 
 if __name__ == "__main__":

@@ -309,27 +309,14 @@ def main(argv):
     signal.signal(signal.SIGHUP, _terminate)
     harness.raise_nofile()
     bench = Bench(args)
-    try:
+
+    def body():
         bench.start_backends()
         bench.run_all()
         bench.stop_all()
         bench.write_report()
         return 0 if bench.results else 1
-    except KeyboardInterrupt:
-        log("interrupted; cleaning up")
-        return 130
-    except RuntimeError as e:
-        log(f"FAILED: {e}")
-        return 1
-    finally:
-        # A second Ctrl-C must not leave processes behind.
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        bench.stop_all()
-        if args.keep_tmp:
-            log(f"configs, logs and callgrind files kept in {bench.tmp}")
-        else:
-            shutil.rmtree(bench.tmp, ignore_errors=True)
+    return harness.run_guarded(bench, body, args.keep_tmp, kept="configs, logs and callgrind files")
 
 
 if __name__ == "__main__":

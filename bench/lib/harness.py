@@ -10,6 +10,8 @@ import tempfile
 import http.client
 import platform
 import resource
+import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -19,6 +21,29 @@ from . import configs, procs, sysload, wrk
 
 def log(msg):
     print(msg, file=sys.stderr, flush=True)
+
+
+def run_guarded(bench, body, keep_tmp, kept="configs and logs"):
+    """Runs body() and returns its exit code, whatever happens: Ctrl-C gives 130, a
+    RuntimeError is logged and gives 1; `bench`'s processes are always stopped
+    (bench.stop_all()) and its bench.tmp removed unless keep_tmp."""
+    try:
+        return body()
+    except KeyboardInterrupt:
+        log("interrupted; cleaning up")
+        return 130
+    except RuntimeError as e:
+        log(f"FAILED: {e}")
+        return 1
+    finally:
+        # A second Ctrl-C must not leave processes behind.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        bench.stop_all()
+        if keep_tmp:
+            log(f"{kept} kept in {bench.tmp}")
+        else:
+            shutil.rmtree(bench.tmp, ignore_errors=True)
 
 
 def raise_nofile():

@@ -1,10 +1,15 @@
 """Unit tests for the bench helpers: python3 -m unittest discover -s bench/lib"""
+import contextlib
+import io
 import os
+import shutil
+import signal
 import sys
+import tempfile
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from lib import configs, report, wrk  # noqa: E402
+from lib import configs, harness, report, wrk  # noqa: E402
 
 WRK_OUT = """Running 2s test @ http://127.0.0.1:41827/
   1 threads and 64 connections
@@ -112,3 +117,48 @@ class ReportTest(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class RunGuardedTest(unittest.TestCase):
+    """harness.run_guarded: the exit code, and cleanup whatever the body does."""
+
+    class FakeBench:
+        def __init__(self):
+            self.tmp = tempfile.mkdtemp(prefix="run-guarded-test.")
+            self.stopped = 0
+
+        def stop_all(self):
+            self.stopped += 1
+
+    def setUp(self):
+        handlers = (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM))
+        self.addCleanup(signal.signal, signal.SIGINT, handlers[0])
+        self.addCleanup(signal.signal, signal.SIGTERM, handlers[1])
+        self.bench = self.FakeBench()
+        self.addCleanup(shutil.rmtree, self.bench.tmp, True)
+
+    def run_body(self, body, keep_tmp=False):
+        with contextlib.redirect_stderr(io.StringIO()):
+            return harness.run_guarded(self.bench, body, keep_tmp)
+
+    def test_returns_the_bodys_code_and_cleans_up(self):
+        self.assertEqual(self.run_body(lambda: 3), 3)
+        self.assertEqual(self.bench.stopped, 1)
+        self.assertFalse(os.path.exists(self.bench.tmp))
+
+    def test_runtime_error_gives_1_and_cleans_up(self):
+        def body():
+            raise RuntimeError("backend did not start")
+        self.assertEqual(self.run_body(body), 1)
+        self.assertEqual(self.bench.stopped, 1)
+        self.assertFalse(os.path.exists(self.bench.tmp))
+
+    def test_interrupt_gives_130_and_cleans_up(self):
+        def body():
+            raise KeyboardInterrupt
+        self.assertEqual(self.run_body(body), 130)
+        self.assertEqual(self.bench.stopped, 1)
+
+    def test_keep_tmp_keeps_the_directory(self):
+        self.assertEqual(self.run_body(lambda: 0, keep_tmp=True), 0)
+        self.assertTrue(os.path.isdir(self.bench.tmp))
