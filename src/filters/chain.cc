@@ -92,21 +92,34 @@ void FilterChain::add(std::unique_ptr<HttpFilter> filter, const FilterFactory* o
   filters_.push_back(std::move(filter));
   origins_.push_back(origin);
   if (callbacks_.size() <= index) callbacks_.push_back(std::make_unique<Callbacks>(*this, index));
-  request_.slots.resize(filters_.size());
-  response_.slots.resize(filters_.size());
+  fitSlots(request_);
+  fitSlots(response_);
   filters_.back()->setCallbacks(*callbacks_[index]);
 }
 
+namespace {
+// A buffer that once held a large body is not kept for every later stream.
+constexpr size_t kKeptBufferBytes = 64 * 1024;
+}  // namespace
+
+void FilterChain::Slot::reset() {
+  state = SlotState::kWaiting;
+  quiet = watermark = end = trailers_pending = false;
+  if (held.capacity() > kKeptBufferBytes) {
+    held = std::string();
+  } else {
+    held.clear();
+  }
+}
+
 void FilterChain::Direction::reset() {
-  // A buffer that once held a large body is not kept for every later stream.
-  constexpr size_t kKeptBufferBytes = 64 * 1024;
   headers.clear();
   trailers.clear();
   headers_only = false;
   has_trailers = false;
   headers_out = false;
   held_bytes = 0;
-  slots.clear();  // add() makes fresh ones
+  for (Slot& slot : slots) slot.reset();
   if (spare.capacity() > kKeptBufferBytes) spare = std::string();
 }
 
@@ -125,26 +138,38 @@ void FilterChain::releaseFilters(event::Loop& loop) {
   dropSpares();
   if (depth_ > 0) {
     for (auto& f : filters_) loop.deferDelete(std::move(f));
-  } else {
-    for (size_t i = 0; i < filters_.size(); ++i) {
-      if (origins_[i] != nullptr) spares_.push_back(Spare{origins_[i], std::move(filters_[i])});
+  } else if (!filters_.empty()) {
+    spares_.swap(filters_);
+    spare_origins_.swap(origins_);
+    bool kept = false;
+    for (size_t i = 0; i < spares_.size(); ++i) {
+      if (spare_origins_[i] == nullptr) {
+        spares_[i].reset();  // no factory could take it back
+      } else {
+        kept = true;
+      }
     }
-    if (!spares_.empty()) spare_keep_alive_ = keep_alive_;
+    if (kept) {
+      spare_keep_alive_ = keep_alive_;
+    } else {
+      dropSpares();
+    }
   }
   filters_.clear();
   origins_.clear();
 }
 
 std::unique_ptr<HttpFilter> FilterChain::takeSpare(const FilterFactory* origin) {
-  for (auto& spare : spares_) {
-    if (spare.origin == origin && spare.filter) return std::move(spare.filter);
+  for (size_t i = 0; i < spares_.size(); ++i) {
+    if (spare_origins_[i] == origin && origin != nullptr && spares_[i]) return std::move(spares_[i]);
   }
   return nullptr;
 }
 
 void FilterChain::dropSpares() {
   spares_.clear();
-  spare_keep_alive_.reset();
+  spare_origins_.clear();
+  if (spare_keep_alive_) spare_keep_alive_.reset();
 }
 
 void FilterChain::destroy() {
@@ -195,6 +220,7 @@ void FilterChain::enterHeaders(Direction& d, bool end) {
   if (destroyed_) return;
   Running running(*this);
   if (d.response) response_entered_ = true;
+  fitSlots(d);  // a recycled chain may have had more filters
   d.headers_only = end;
   runHeaders(d, 0);
 }

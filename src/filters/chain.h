@@ -120,6 +120,9 @@ class FilterChain final : public event::Deletable {
  private:
   enum class SlotState { kWaiting, kPassed, kStoppedHeaders, kBuffering, kStoppedData, kStoppedTrailers };
   struct Slot {
+    // As new, keeping the held buffer's storage (see Direction::reset).
+    void reset();
+
     SlotState state = SlotState::kWaiting;
     bool quiet = false;      // stopped with kStop: don't call onData as data arrives
     bool watermark = false;  // last said kStopAndWatermark: no 413/500 for what it holds
@@ -137,7 +140,9 @@ class FilterChain final : public event::Deletable {
     bool has_trailers = false;
     bool headers_out = false;
     uint64_t held_bytes = 0;
-    std::vector<Slot> slots;  // by position in this direction's order
+    // By position in this direction's order; kept (reset) for the next
+    // stream, and fitted to its filters when headers enter (fitSlots).
+    std::vector<Slot> slots;
     std::string spare;        // a data buffer to reuse (no allocation per chunk)
   };
   class Callbacks;
@@ -157,6 +162,9 @@ class FilterChain final : public event::Deletable {
   void runHeaders(Direction& d, size_t pos);
   // Where what enters the chain starts (request: first filter; response: last).
   void enterHeaders(Direction& d, bool end);
+  void fitSlots(Direction& d) const {
+    if (d.slots.size() != filters_.size()) d.slots.resize(filters_.size());
+  }
   void enterTrailers(Direction& d, HeaderMap trailers);
   void enterData(Direction& d, std::string_view data, bool end);
   void enterData(Direction& d, std::string& buffer, bool end);
@@ -179,11 +187,10 @@ class FilterChain final : public event::Deletable {
   std::shared_ptr<const void> spare_keep_alive_;
   std::vector<std::unique_ptr<HttpFilter>> filters_;
   std::vector<const FilterFactory*> origins_;  // by filter index
-  struct Spare {
-    const FilterFactory* origin;
-    std::unique_ptr<HttpFilter> filter;
-  };
-  std::vector<Spare> spares_;
+  // The last stream's filters and their factories (swapped with filters_
+  // and origins_, so keeping them moves no filter).
+  std::vector<std::unique_ptr<HttpFilter>> spares_;
+  std::vector<const FilterFactory*> spare_origins_;
   std::vector<std::unique_ptr<Callbacks>> callbacks_;
   StreamCallbacks& stream_;
   uint64_t buffer_limit_;

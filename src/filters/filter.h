@@ -52,7 +52,7 @@ struct StreamInfo {
   StreamInfo(const StreamInfo&) = delete;
   StreamInfo& operator=(const StreamInfo&) = delete;
   // Forgets what the last stream's filters set (metadata, filter state,
-  // drain); a connection's addresses stay.
+  // drain); addresses and the route name are the owner's to set.
   void resetForNextStream();
 
   std::string protocol = "HTTP/1.1";

@@ -8,47 +8,13 @@
 namespace pier::filters {
 namespace {
 
-// Branch-free, so copying a name lower-cased vectorizes.
-char lower(char c) {
-  const auto u = static_cast<unsigned char>(c);
-  return static_cast<char>(u + (static_cast<unsigned char>(u - 'A') < 26u ? 32u : 0u));
-}
+bool sameName(std::string_view stored, std::string_view name) { return http::iequals(stored, name); }
 
-bool sameName(std::string_view stored_lower, std::string_view name) {
-  if (stored_lower.size() != name.size()) return false;
-  for (size_t i = 0; i < name.size(); ++i) {
-    if (stored_lower[i] != lower(name[i])) return false;
+bool hasUpper(std::string_view name) {
+  for (const char c : name) {
+    if (c >= 'A' && c <= 'Z') return true;
   }
-  return true;
-}
-
-// Lower-cases the word at p in place, a byte at a time in parallel: a byte
-// gets 0x20 added when it is in 'A'..'Z'. Idempotent, so words may overlap.
-template <typename Word>
-void lowerWord(char* p) {
-  constexpr Word kOnes = static_cast<Word>(0x0101010101010101ull);
-  Word x;
-  std::memcpy(&x, p, sizeof x);
-  const Word low7 = x & (0x7f * kOnes);
-  const Word above_z = low7 + (0x7f - 'Z') * kOnes;            // high bit: byte > 'Z'
-  const Word from_a = low7 + (0x80 - 'A') * kOnes;             // high bit: byte >= 'A'
-  const Word upper = from_a & ~above_z & ~x & (0x80 * kOnes);  // ASCII only
-  x |= upper >> 2;
-  std::memcpy(p, &x, sizeof x);
-}
-
-// Every header name of every filtered message passes here: whole words, the
-// last one overlapping the one before, instead of a byte loop.
-void lowerInPlace(char* p, size_t n) {
-  if (n >= 8) {
-    for (size_t i = 0; i + 8 <= n; i += 8) lowerWord<uint64_t>(p + i);
-    lowerWord<uint64_t>(p + n - 8);
-  } else if (n >= 4) {
-    lowerWord<uint32_t>(p);
-    lowerWord<uint32_t>(p + n - 4);
-  } else {
-    for (size_t i = 0; i < n; ++i) p[i] = lower(p[i]);
-  }
+  return false;
 }
 
 bool isPseudo(const HeaderMap::Entry& e) { return !e.name.empty() && e.name.front() == ':'; }
@@ -79,7 +45,8 @@ HeaderMap::HeaderMap(HeaderMap&& other) noexcept
       block_(std::exchange(other.block_, {})),
       block_copy_(std::exchange(other.block_copy_, nullptr)),
       reason_phrase_(std::move(other.reason_phrase_)),
-      version_(other.version_ + 1) {
+      version_(other.version_ + 1),
+      names_lowered_(std::exchange(other.names_lowered_, true)) {
   other.entries_.clear();
   other.chunks_.clear();
   ++other.version_;
@@ -95,6 +62,7 @@ HeaderMap& HeaderMap::operator=(HeaderMap&& other) noexcept {
   block_ = std::exchange(other.block_, {});
   block_copy_ = std::exchange(other.block_copy_, nullptr);
   reason_phrase_ = std::move(other.reason_phrase_);
+  names_lowered_ = std::exchange(other.names_lowered_, true);
   ++version_;
   other.entries_.clear();
   other.chunks_.clear();
@@ -107,6 +75,7 @@ HeaderMap::~HeaderMap() = default;
 void HeaderMap::copyFrom(const HeaderMap& other) {
   entries_ = other.entries_;  // views into `other`, until moved below
   moveEntriesIntoOneChunk();
+  names_lowered_ = other.names_lowered_;
   reason_phrase_ = other.reason_phrase_;
   ++version_;
 }
@@ -149,7 +118,7 @@ std::string_view HeaderMap::storeLowered(std::string_view name) {
   if (name.empty()) return {};
   char* p = allocate(name.size());
   std::memcpy(p, name.data(), name.size());
-  lowerInPlace(p, name.size());
+  http::lowerInPlace(p, name.size());
   return {p, name.size()};
 }
 
@@ -177,6 +146,19 @@ void HeaderMap::clearFilled() {
   block_ = {};
   block_copy_ = nullptr;
   reason_phrase_.clear();
+  names_lowered_ = true;
+}
+
+void HeaderMap::lowerNames() const {
+  for (const auto& e : entries_) {
+    // Only names that came with a head are not lower case already, and
+    // those lie in memory the map owns (its copy of the head, or a chunk).
+    // Names that are lower case are never written: a pseudo-header's may be
+    // a literal.
+    if (e.name.empty() || e.name.front() == ':' || !hasUpper(e.name)) continue;
+    http::lowerInPlace(const_cast<char*>(e.name.data()), e.name.size());
+  }
+  names_lowered_ = true;
 }
 
 void HeaderMap::appendPseudoBehindRegular(std::string_view lower_name, std::string_view value) {
@@ -203,16 +185,15 @@ void HeaderMap::adoptBlock(std::string_view block) {
 void HeaderMap::addFromBlock(std::string_view name, std::string_view value) {
   std::string_view stored_name;
   if (const size_t offset = blockOffset(name); offset != std::string_view::npos && !name.empty()) {
-    char* p = block_copy_ + offset;
-    lowerInPlace(p, name.size());
-    stored_name = {p, name.size()};
+    stored_name = {block_copy_ + offset, name.size()};
+    names_lowered_ = false;
   } else {
     stored_name = storeLowered(name);
   }
   append(stored_name, blockOrCopy(value));
 }
 
-std::span<const HeaderMap::Entry> HeaderMap::regularEntries() const {
+std::span<const HeaderMap::Entry> HeaderMap::regularEntriesAnyCase() const {
   size_t i = 0;
   while (i < entries_.size() && isPseudo(entries_[i])) ++i;
   return std::span<const Entry>(entries_).subspan(i);

@@ -1,7 +1,7 @@
 #pragma once
-// Owned, ordered, mutable HTTP headers for filters. Names are stored in lower
-// case (HTTP/1 names are case-insensitive; Envoy scripts see lower case), and
-// pseudo-headers (":method", ":path", ":authority", ":scheme", ":status") come
+// Owned, ordered, mutable HTTP headers for filters. Names compare without
+// regard to case (HTTP/1 names are case-insensitive) and are seen in lower
+// case through entries() (Envoy scripts see lower case), and pseudo-headers (":method", ":path", ":authority", ":scheme", ":status") come
 // first, as in Envoy, so scripts iterate them the way they do there.
 //
 // Names and values live in the map's own arena: a few chunks that only grow
@@ -18,6 +18,8 @@
 #include <string_view>
 #include <vector>
 
+#include "src/http/codec.h"
+
 namespace pier::filters {
 
 class HeaderMap {
@@ -31,10 +33,8 @@ class HeaderMap {
   HeaderMap& operator=(HeaderMap&& other) noexcept;
   ~HeaderMap();
 
-  struct Entry {
-    std::string_view name;  // lower case
-    std::string_view value;
-  };
+  // The writers' type, so a map's entries are their header list as it is.
+  using Entry = http::Header;
 
   // Appends a value (pseudo-headers go after the existing pseudo-headers).
   void add(std::string_view name, std::string_view value);
@@ -52,9 +52,10 @@ class HeaderMap {
 
   // Filling from a parsed message head: `block` (the head's bytes) is copied
   // into the arena once, and addFromBlock() then adds names and values that
-  // lie inside `block` as views of that copy (names lower-cased in it), so
-  // each header costs no copy of its own. Views outside `block` are copied
-  // as by add(). The block copy lives until clear().
+  // lie inside `block` as views of that copy, so each header costs no copy
+  // of its own. Their names keep the case they came with until entries()
+  // first lowers them (the writers send them as received). Views outside
+  // `block` are copied as by add(). The block copy lives until clear().
   void adoptBlock(std::string_view block);
   void addFromBlock(std::string_view name, std::string_view value);
   // A header whose name is a lower-case string literal (a pseudo-header the
@@ -63,10 +64,44 @@ class HeaderMap {
   void addFromBlock(const char (&lower_name)[N], std::string_view value) {
     append(std::string_view(lower_name, N - 1), blockOrCopy(value));
   }
+  // addFromBlock() for every regular header of `parsed` that `skip(name)`
+  // does not refuse: one tight loop, as every filtered message is filled so.
+  template <typename Skip>
+  void addAllFromBlock(std::span<const http::Header> parsed, Skip skip) {
+    ++version_;
+    // Written in place past the old end (no capacity check per header); the
+    // vector is cut back to what was written at the end.
+    size_t n = entries_.size();
+    entries_.resize(n + parsed.size());
+    for (const auto& h : parsed) {
+      if (skip(h.name)) continue;
+      const size_t name_at = blockOffset(h.name);
+      const size_t value_at = blockOffset(h.value);
+      if (name_at == std::string_view::npos || value_at == std::string_view::npos || h.name.empty()) {
+        entries_.resize(n);
+        addFromBlock(h.name, h.value);
+        n = entries_.size();
+        entries_.resize(n + parsed.size());
+        continue;
+      }
+      entries_[n++] = Entry{std::string_view(block_copy_ + name_at, h.name.size()),
+                            std::string_view(block_copy_ + value_at, h.value.size())};
+    }
+    entries_.resize(n);
+    names_lowered_ = false;
+  }
 
-  std::span<const Entry> entries() const { return entries_; }
-  // The entries after the pseudo-headers (which always come first).
-  std::span<const Entry> regularEntries() const;
+  // Every entry, names in lower case.
+  std::span<const Entry> entries() const {
+    if (!names_lowered_) lowerNames();
+    return entries_;
+  }
+  // Every entry, names in the case they came with (lower case if a filter
+  // added them): what goes on the wire.
+  std::span<const Entry> entriesAnyCase() const { return entries_; }
+  // The entries after the pseudo-headers (which always come first), names in
+  // any case.
+  std::span<const Entry> regularEntriesAnyCase() const;
   size_t size() const { return entries_.size(); }
   bool empty() const { return entries_.empty(); }
   // Keeps the entry vector and the largest arena chunk: a map refilled for
@@ -103,6 +138,10 @@ class HeaderMap {
   }
   char* allocateChunk(size_t n);
   void clearFilled();
+  // Lower-cases the names that came with a parsed head, in the map's own
+  // copy of it. Not a change a reader could see (names compare without
+  // case), so version() stays.
+  void lowerNames() const;
   std::string_view store(std::string_view bytes);
   std::string_view storeLowered(std::string_view name);
   // Offset of `view` in the adopted block, or npos when it is not inside.
@@ -145,6 +184,7 @@ class HeaderMap {
   char* block_copy_ = nullptr;
   std::string reason_phrase_;
   uint64_t version_ = 0;
+  mutable bool names_lowered_ = true;  // false: some names are as received
 };
 
 }  // namespace pier::filters

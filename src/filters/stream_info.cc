@@ -8,7 +8,7 @@ StreamInfo::StreamInfo() = default;
 StreamInfo::~StreamInfo() = default;
 
 void StreamInfo::resetForNextStream() {
-  route_name.clear();
+  // route_name: the stream's owner sets it for every stream.
   if (dynamic_metadata_) dynamic_metadata_.reset();
   if (!filter_state.empty()) filter_state.clear();
   drain_connection = false;

@@ -153,7 +153,11 @@ class BodyDecoder {
 
 // --- helpers shared by the codec and the proxy -------------------------------
 
+// ASCII case-insensitive equality (a word at a time: every header name of
+// every message goes through it several times).
 bool iequals(std::string_view a, std::string_view b);
+// Lower-cases ASCII letters in place, a word at a time.
+void lowerInPlace(char* p, size_t n);
 // True for hop-by-hop headers (RFC 9110 7.6.1) that a proxy must not forward.
 bool isHopByHop(std::string_view name);
 // True if the comma-separated `list` contains `token` (case-insensitive).

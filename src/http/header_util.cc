@@ -1,20 +1,81 @@
 // Helpers shared by the codec and the proxy.
+#include <cstdint>
+#include <cstring>
+
 #include "src/http/chars.h"
 #include "src/http/codec.h"
 #include "src/http/field_lines.h"
 
 namespace pier::http {
 
+namespace {
+
+// `x` with ASCII 'A'..'Z' turned into 'a'..'z', every byte at once: a byte
+// gets 0x20 added when it is an upper-case letter (bytes >= 0x80 stay).
+template <typename Word>
+[[gnu::always_inline]] inline Word foldWord(Word x) {
+  constexpr Word kOnes = static_cast<Word>(0x0101010101010101ull);
+  const Word low7 = x & (0x7f * kOnes);
+  const Word above_z = low7 + (0x7f - 'Z') * kOnes;            // high bit: byte > 'Z'
+  const Word from_a = low7 + (0x80 - 'A') * kOnes;             // high bit: byte >= 'A'
+  const Word upper = from_a & ~above_z & ~x & (0x80 * kOnes);  // ASCII only
+  return static_cast<Word>(x | (upper >> 2));
+}
+
+template <typename Word>
+[[gnu::always_inline]] inline Word load(const char* p) {
+  Word x;
+  std::memcpy(&x, p, sizeof x);
+  return x;
+}
+
+template <typename Word>
+[[gnu::always_inline]] inline bool sameWord(const char* a, const char* b) {
+  const Word x = load<Word>(a);
+  const Word y = load<Word>(b);
+  return x == y || foldWord(x) == foldWord(y);
+}
+
+template <typename Word>
+[[gnu::always_inline]] inline void lowerWord(char* p) {
+  const Word x = foldWord(load<Word>(p));
+  std::memcpy(p, &x, sizeof x);
+}
+
+char lowerByte(char c) { return static_cast<char>(foldWord<uint8_t>(static_cast<uint8_t>(c))); }
+
+}  // namespace
+
+// Whole words; the last one overlaps the one before, so no byte loop is
+// needed for the tail (folding is idempotent).
 bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    // Setting 0x20 folds case for letters; a mismatch is only a real match
-    // when both bytes are that same letter.
-    const auto x = static_cast<unsigned char>(a[i]);
-    const auto y = static_cast<unsigned char>(b[i]);
-    if (x != y && ((x | 0x20) != (y | 0x20) || !chars::isAlpha(x | 0x20u))) return false;
+  const size_t n = a.size();
+  if (n != b.size()) return false;
+  const char* p = a.data();
+  const char* q = b.data();
+  if (n >= 8) {
+    for (size_t i = 0; i + 8 <= n; i += 8) {
+      if (!sameWord<uint64_t>(p + i, q + i)) return false;
+    }
+    return sameWord<uint64_t>(p + n - 8, q + n - 8);
+  }
+  if (n >= 4) return sameWord<uint32_t>(p, q) && sameWord<uint32_t>(p + n - 4, q + n - 4);
+  for (size_t i = 0; i < n; ++i) {
+    if (lowerByte(p[i]) != lowerByte(q[i])) return false;
   }
   return true;
+}
+
+void lowerInPlace(char* p, size_t n) {
+  if (n >= 8) {
+    for (size_t i = 0; i + 8 <= n; i += 8) lowerWord<uint64_t>(p + i);
+    lowerWord<uint64_t>(p + n - 8);
+  } else if (n >= 4) {
+    lowerWord<uint32_t>(p);
+    lowerWord<uint32_t>(p + n - 4);
+  } else {
+    for (size_t i = 0; i < n; ++i) p[i] = lowerByte(p[i]);
+  }
 }
 
 bool isHopByHop(std::string_view name) {

@@ -30,7 +30,7 @@ std::string_view valueOr(const std::string_view* v, std::string_view fallback) {
 }
 
 // What the HTTP/1 writers need from a map that left the chain, found in one
-// pass (names are stored lower case, so plain comparisons do).
+// pass (pseudo-header names are always lower case; others may not be).
 struct HeaderFacts {
   const std::string_view* method = nullptr;
   const std::string_view* path = nullptr;
@@ -43,7 +43,7 @@ struct HeaderFacts {
 
 HeaderFacts scan(const filters::HeaderMap& headers) {
   HeaderFacts f;
-  for (const auto& e : headers.entries()) {
+  for (const auto& e : headers.entriesAnyCase()) {
     const std::string_view n = e.name;
     switch (n.size()) {
       case 5:
@@ -60,7 +60,7 @@ HeaderFacts scan(const filters::HeaderMap& headers) {
         if (n == ":authority") f.authority = f.authority ? f.authority : &e.value;
         break;
       case 14:
-        if (n == "content-length") {
+        if (http::iequals(n, "content-length")) {
           if (f.content_length == nullptr) {
             f.content_length = &e.value;
           } else if (e.value != *f.content_length) {
@@ -106,8 +106,8 @@ class FailedHttpCall final : public filters::HttpCallHandle {
 }  // namespace
 
 std::vector<http::Header>& HttpConnection::regularHeaderViews(const filters::HeaderMap& headers) {
-  header_views_.clear();
-  for (const auto& e : headers.regularEntries()) header_views_.push_back(http::Header{e.name, e.value});
+  const auto regular = headers.regularEntriesAnyCase();
+  header_views_.assign(regular.begin(), regular.end());
   return header_views_;
 }
 
@@ -154,11 +154,7 @@ bool HttpConnection::startFilters() {
   headers.addFromBlock(":method", head_.method);
   headers.addFromBlock(":path", head_.target);
   headers.addFromBlock(":scheme", "http");
-  for (const auto& h : head_.headers) {
-    // Framing is pier's business; Host is :authority.
-    if (isFramingOrHost(h.name)) continue;
-    headers.addFromBlock(h.name, h.value);
-  }
+  headers.addAllFromBlock(head_.headers, isFramingOrHost);
 
   if (!stream_info_) {
     // Once per connection: addresses do not change between its requests, and
@@ -173,7 +169,8 @@ bool HttpConnection::startFilters() {
   // Assigned only when they change: a connection's streams mostly repeat them.
   const std::string_view protocol = version_ == http::Version::kHttp10 ? "HTTP/1.0" : "HTTP/1.1";
   if (info.protocol != protocol) info.protocol.assign(protocol);
-  if (route_ != nullptr) info.route_name.assign(route_->name);
+  const std::string_view route_name = route_ != nullptr ? std::string_view(route_->name) : std::string_view();
+  if (info.route_name != route_name) info.route_name.assign(route_name);
   if (info.listener_name != lc.name) info.listener_name.assign(lc.name);
 
   continue_pending_ = head_.expect_continue && req_has_body_ && version_ == http::Version::kHttp11;
@@ -249,7 +246,7 @@ void HttpConnection::onRequestHeadersOut(filters::HeaderMap& headers, bool end_s
   }
   // The upstream's response is framed by the method it got; what the client
   // gets (HEAD: no body) by the method it sent (method_).
-  upstream_method_.assign(fhead.method);
+  if (fhead.method != method_) upstream_method_.assign(fhead.method);  // empty: method_
   if (route_cache_cleared_) {
     router::RouteRequest rr{fhead.host, fhead.method, fhead.path(), fhead.query(), fhead.headers};
     route_ = listener_->router->route(rr);
@@ -325,11 +322,10 @@ void HttpConnection::startFilteredResponse() {
     status_text = {status, static_cast<size_t>(end - status)};
   }
   headers.addFromBlock(":status", status_text);
-  for (const auto& h : resp_head_.headers) {
-    if (h.name.size() == 17 && http::iequals(h.name, "transfer-encoding")) continue;
-    headers.addFromBlock(h.name, h.value);
-  }
-  resp_reason_.assign(resp_head_.reason);
+  headers.addAllFromBlock(resp_head_.headers, [](std::string_view name) {
+    return name.size() == 17 && http::iequals(name, "transfer-encoding");  // framing is pier's business
+  });
+  if (resp_reason_ != resp_head_.reason) resp_reason_.assign(resp_head_.reason);
   const bool end = resp_head_.body == http::BodyKind::kNone;
   upstream_->in().consume(resp_head_.head_bytes);
   resp_decoder_.start(resp_head_.body, resp_head_.content_length, http::ParseLimits{});

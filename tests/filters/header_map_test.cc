@@ -1,5 +1,6 @@
 #include "src/filters/header_map.h"
 
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -324,7 +325,7 @@ TEST(HeaderMap, NamesAreLowerCasedOnlyForAsciiLettersAtEveryPosition) {
 
 // --- the arena: a parsed head is copied once, and edits cannot grow it without bound ---
 
-TEST(HeaderMap, HeadersFromAnAdoptedBlockAreLowerCasedCopiesOfIt) {
+TEST(HeaderMap, HeadersFromAnAdoptedBlockAreCopiesOfIt) {
   std::string head = "GET / HTTP/1.1\r\nUser-Agent: Curl\r\nX-Id: 7\r\n\r\n";
   const std::string original = head;
   const std::string_view v(head);
@@ -337,6 +338,71 @@ TEST(HeaderMap, HeadersFromAnAdoptedBlockAreLowerCasedCopiesOfIt) {
   EXPECT_EQ(head, original);  // the parsed head itself is not touched
   head.assign(head.size(), '#');  // the connection reuses its input buffer
   EXPECT_EQ(pairsOf(h), (Pairs{{":method", "GET"}, {"user-agent", "Curl"}, {"x-id", "7"}}));
+}
+
+// The wire gets names as the peer sent them (as nginx and HAProxy forward
+// them); scripts iterating see lower case, as in Envoy.
+TEST(HeaderMap, NamesFromABlockGoOutAsReceivedAndIterateInLowerCase) {
+  std::string head = "User-Agent: Curl\r\n";
+  const std::string_view v(head);
+  HeaderMap h;
+  h.adoptBlock(v);
+  h.addFromBlock(v.substr(0, 10), v.substr(12, 4));
+  h.add("X-Added", "1");
+  ASSERT_EQ(h.entriesAnyCase().size(), 2U);
+  EXPECT_EQ(h.entriesAnyCase()[0].name, "User-Agent");
+  EXPECT_EQ(h.entriesAnyCase()[1].name, "x-added");  // what a filter adds is lower case
+  const uint64_t version = h.version();
+  EXPECT_EQ(pairsOf(h), (Pairs{{"user-agent", "Curl"}, {"x-added", "1"}}));
+  EXPECT_EQ(h.version(), version);  // lowering is no change a reader can see
+  EXPECT_EQ(h.entriesAnyCase()[0].name, "user-agent");
+  EXPECT_EQ(head, "User-Agent: Curl\r\n");
+}
+
+TEST(HeaderMap, LookupsIgnoreTheCaseOfNamesFromABlock) {
+  std::string head = "Content-Type: text/html\r\nX-A: 1\r\nx-a: 2\r\n";
+  const std::string_view v(head);
+  HeaderMap h;
+  h.adoptBlock(v);
+  const std::vector<http::Header> parsed = {
+      {v.substr(0, 12), v.substr(14, 9)}, {v.substr(25, 3), v.substr(30, 1)}, {v.substr(33, 3), v.substr(38, 1)}};
+  h.addAllFromBlock(parsed, [](std::string_view) { return false; });
+  ASSERT_NE(h.getFirst("content-type"), nullptr);
+  EXPECT_EQ(*h.getFirst("content-type"), "text/html");
+  EXPECT_EQ(h.count("X-a"), 2U);
+  EXPECT_EQ(h.get("x-A"), "1,2");
+  h.replace("x-a", "3");
+  EXPECT_EQ(h.count("x-a"), 1U);
+  EXPECT_EQ(*h.getFirst("x-a"), "3");
+  h.remove("CONTENT-TYPE");
+  EXPECT_EQ(pairsOf(h), (Pairs{{"x-a", "3"}}));
+}
+
+TEST(HeaderMap, AddAllFromBlockKeepsOrderSkipsWhatItIsToldAndCopiesViewsOutsideTheBlock) {
+  std::string head = "Host: h\r\nA: 1\r\n";
+  const std::string_view v(head);
+  const std::string elsewhere = "B2";
+  const std::string_view e(elsewhere);
+  HeaderMap h;
+  h.adoptBlock(v);
+  h.addFromBlock(":method", "GET");
+  const std::vector<http::Header> parsed = {
+      {v.substr(0, 4), v.substr(6, 1)}, {v.substr(9, 1), v.substr(12, 1)}, {e.substr(0, 1), e.substr(1, 1)}};
+  h.addAllFromBlock(parsed, [](std::string_view name) { return name == "Host"; });
+  head.assign(head.size(), '#');
+  EXPECT_EQ(pairsOf(h), (Pairs{{":method", "GET"}, {"a", "1"}, {"b", "2"}}));
+}
+
+TEST(HeaderMap, ACopyOfAMapWithNamesAsReceivedStandsAlone) {
+  std::string head = "X-Id: 7\r\n";
+  const std::string_view v(head);
+  auto h = std::make_unique<HeaderMap>();
+  h->adoptBlock(v);
+  h->addFromBlock(v.substr(0, 4), v.substr(6, 1));
+  const HeaderMap copy(*h);
+  h.reset();
+  EXPECT_EQ(pairsOf(copy), (Pairs{{"x-id", "7"}}));
+  EXPECT_EQ(*copy.getFirst("X-ID"), "7");
 }
 
 TEST(HeaderMap, ViewsOutsideTheAdoptedBlockAreCopied) {
@@ -368,19 +434,19 @@ TEST(HeaderMap, APseudoHeaderFromABlockGoesBeforeRegularOnes) {
   h.addFromBlock(v.substr(0, 3), v.substr(5, 1));
   h.addFromBlock(":status", "200");
   EXPECT_EQ(pairsOf(h), (Pairs{{":status", "200"}, {"x-a", "1"}}));
-  ASSERT_EQ(h.regularEntries().size(), 1U);
-  EXPECT_EQ(h.regularEntries()[0].name, "x-a");
+  ASSERT_EQ(h.regularEntriesAnyCase().size(), 1U);
+  EXPECT_EQ(h.regularEntriesAnyCase()[0].name, "x-a");
 }
 
 TEST(HeaderMap, RegularEntriesSkipOnlyThePseudoHeaders) {
   HeaderMap h;
-  EXPECT_TRUE(h.regularEntries().empty());
+  EXPECT_TRUE(h.regularEntriesAnyCase().empty());
   h.add(":path", "/");
-  EXPECT_TRUE(h.regularEntries().empty());
+  EXPECT_TRUE(h.regularEntriesAnyCase().empty());
   h.add("a", "1");
   h.add(":method", "GET");
-  ASSERT_EQ(h.regularEntries().size(), 1U);
-  EXPECT_EQ(h.regularEntries()[0].value, "1");
+  ASSERT_EQ(h.regularEntriesAnyCase().size(), 1U);
+  EXPECT_EQ(h.regularEntriesAnyCase()[0].value, "1");
 }
 
 TEST(HeaderMap, ReplacingAValueInALoopKeepsTheArenaBounded) {

@@ -22,6 +22,38 @@ TEST(Iequals, FoldsOnlyLetters) {
   EXPECT_TRUE(iequals("X-1_a", "x-1_A"));
 }
 
+// Every length takes its own path (bytes, two 4-byte words, 8-byte words
+// with an overlapping tail): a difference anywhere must be seen in each.
+TEST(Iequals, SeesADifferenceAtEveryPositionOfEveryLength) {
+  for (size_t n = 1; n <= 40; ++n) {
+    std::string lower(n, 'a');
+    for (size_t i = 0; i < n; ++i) lower[i] = static_cast<char>('a' + i % 26);
+    std::string upper = lower;
+    for (char& c : upper) c = static_cast<char>(c - 32);
+    EXPECT_TRUE(iequals(lower, upper)) << n;
+    for (size_t i = 0; i < n; ++i) {
+      std::string other = upper;
+      other[i] = '-';
+      EXPECT_FALSE(iequals(lower, other)) << n << " at " << i;
+      other[i] = static_cast<char>(lower[i] ^ 0x20 ^ 0x40);  // a letter's case bit is not a wildcard
+      EXPECT_FALSE(iequals(lower, other)) << n << " at " << i;
+    }
+  }
+}
+
+TEST(LowerInPlace, LowersOnlyAsciiLettersAtEveryLength) {
+  for (size_t n = 0; n <= 20; ++n) {
+    std::string s;
+    for (size_t i = 0; i < n; ++i) s.push_back("AZaz@[`{-\xc1"[i % 10]);
+    std::string expected = s;
+    for (char& c : expected) {
+      if (c >= 'A' && c <= 'Z') c = static_cast<char>(c + 32);
+    }
+    lowerInPlace(s.data(), s.size());
+    EXPECT_EQ(s, expected) << n;
+  }
+}
+
 TEST(IsHopByHop, ListsConnectionScopedFields) {
   for (const char* name :
        {"Connection", "keep-alive", "Proxy-Connection", "TE", "Trailer", "Transfer-Encoding", "Upgrade"}) {
