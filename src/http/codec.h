@@ -5,6 +5,7 @@
 // disagree about where a message ends is rejected, so request smuggling is
 // impossible by construction.
 #include <cstdint>
+#include <cstring>
 #include <span>
 #include <string>
 #include <string_view>
@@ -158,6 +159,44 @@ class BodyDecoder {
 bool iequals(std::string_view a, std::string_view b);
 // Lower-cases ASCII letters in place, a word at a time.
 void lowerInPlace(char* p, size_t n);
+
+// iequals() against `lower`, which holds only lower-case letters and bytes
+// below 0x40 (digits, '-', ...), e.g. a header name literal: exact for any
+// `text`, and a few instructions a word, as only `lower` decides where case
+// may differ.
+namespace detail {
+template <typename Word>
+inline bool sameWordLower(const char* text, const char* lower) {
+  constexpr Word kOnes = static_cast<Word>(0x0101010101010101ull);
+  Word x;
+  Word y;
+  std::memcpy(&x, text, sizeof x);
+  std::memcpy(&y, lower, sizeof y);
+  // 0x20 where `lower` has a letter (letters are the bytes with 0x40 set).
+  const Word case_bit = static_cast<Word>((y & (0x40 * kOnes)) >> 1);
+  return static_cast<Word>(x | case_bit) == y;
+}
+}  // namespace detail
+
+inline bool equalsLower(std::string_view text, std::string_view lower) {
+  const size_t n = text.size();
+  if (n != lower.size()) return false;
+  const char* p = text.data();
+  const char* q = lower.data();
+  if (n >= 8) {
+    for (size_t i = 0; i + 8 <= n; i += 8) {
+      if (!detail::sameWordLower<uint64_t>(p + i, q + i)) return false;
+    }
+    return detail::sameWordLower<uint64_t>(p + n - 8, q + n - 8);
+  }
+  if (n >= 4) {
+    return detail::sameWordLower<uint32_t>(p, q) && detail::sameWordLower<uint32_t>(p + n - 4, q + n - 4);
+  }
+  for (size_t i = 0; i < n; ++i) {
+    if (!detail::sameWordLower<uint8_t>(p + i, q + i)) return false;
+  }
+  return true;
+}
 // True for hop-by-hop headers (RFC 9110 7.6.1) that a proxy must not forward.
 bool isHopByHop(std::string_view name);
 // True if the comma-separated `list` contains `token` (case-insensitive).

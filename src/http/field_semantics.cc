@@ -52,7 +52,7 @@ std::string_view addTransferEncoding(std::string_view value, FieldSummary& s) {
       // This also rejects parameters: none of the codings we accept take any.
       if (!chars::isToken(c)) return "invalid transfer-coding";
     }
-    if (iequals(e, "chunked")) {
+    if (equalsLower(e, "chunked")) {
       if (s.chunked_seen) return "chunked applied more than once";
       s.chunked_seen = true;
       s.chunked_last = true;
@@ -73,11 +73,11 @@ bool isValidHost(std::string_view v) {
 
 void addConnection(std::string_view value, FieldSummary& s) {
   forEachElement(value, [&](std::string_view e) -> std::string_view {
-    if (iequals(e, "close"))
+    if (equalsLower(e, "close"))
       s.connection_close = true;
-    else if (iequals(e, "keep-alive"))
+    else if (equalsLower(e, "keep-alive"))
       s.connection_keep_alive = true;
-    else if (iequals(e, "upgrade"))
+    else if (equalsLower(e, "upgrade"))
       s.connection_upgrade = true;
     return {};
   });
@@ -93,7 +93,7 @@ bool summarizeFields(std::span<const Header> headers, bool is_request, int error
     // Dispatch on length first: most fields are none of these and cost one switch.
     switch (h.name.size()) {
       case 4:
-        if (is_request && iequals(h.name, "host")) {
+        if (is_request && equalsLower(h.name, "host")) {
           if (++s.host_count > 1)
             reason = "more than one host";
           else if (!isValidHost(h.value))
@@ -102,21 +102,21 @@ bool summarizeFields(std::span<const Header> headers, bool is_request, int error
         }
         break;
       case 6:
-        if (is_request && iequals(h.name, "expect") && headerHasToken(h.value, "100-continue")) {
+        if (is_request && equalsLower(h.name, "expect") && headerHasToken(h.value, "100-continue")) {
           s.expect_continue = true;
         }
         break;
       case 7:
-        if (iequals(h.name, "upgrade")) s.has_upgrade = true;
+        if (equalsLower(h.name, "upgrade")) s.has_upgrade = true;
         break;
       case 10:
-        if (iequals(h.name, "connection")) addConnection(h.value, s);
+        if (equalsLower(h.name, "connection")) addConnection(h.value, s);
         break;
       case 14:
-        if (iequals(h.name, "content-length")) reason = addContentLength(h.value, s);
+        if (equalsLower(h.name, "content-length")) reason = addContentLength(h.value, s);
         break;
       case 17:
-        if (iequals(h.name, "transfer-encoding")) reason = addTransferEncoding(h.value, s);
+        if (equalsLower(h.name, "transfer-encoding")) reason = addTransferEncoding(h.value, s);
         break;
       default:
         break;

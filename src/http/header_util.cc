@@ -81,15 +81,15 @@ void lowerInPlace(char* p, size_t n) {
 bool isHopByHop(std::string_view name) {
   switch (name.size()) {
     case 2:
-      return iequals(name, "te");
+      return equalsLower(name, "te");
     case 7:
-      return iequals(name, "trailer") || iequals(name, "upgrade");
+      return equalsLower(name, "trailer") || equalsLower(name, "upgrade");
     case 10:
-      return iequals(name, "connection") || iequals(name, "keep-alive");
+      return equalsLower(name, "connection") || equalsLower(name, "keep-alive");
     case 16:
-      return iequals(name, "proxy-connection");
+      return equalsLower(name, "proxy-connection");
     case 17:
-      return iequals(name, "transfer-encoding");
+      return equalsLower(name, "transfer-encoding");
     default:
       return false;
   }

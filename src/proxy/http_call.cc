@@ -26,7 +26,7 @@ bool allOf(std::string_view s, uint8_t cls) {
 // script's copy of them would contradict what we send (or smuggle a second
 // request), so they never pass.
 bool managedHeader(std::string_view name) {
-  return http::isHopByHop(name) || http::iequals(name, "content-length") || http::iequals(name, "host");
+  return http::isHopByHop(name) || http::equalsLower(name, "content-length") || http::equalsLower(name, "host");
 }
 
 bool methodHasBody(std::string_view method) {
@@ -309,7 +309,7 @@ bool HttpCall::Exchange::takeHead() {
   response_.headers.add(":status", std::to_string(head_.status));
   for (const auto& h : head_.headers) {
     // The body is handed over decoded, so its transfer coding no longer applies.
-    if (http::iequals(h.name, "transfer-encoding")) {
+    if (http::equalsLower(h.name, "transfer-encoding")) {
       continue;
     }
     response_.headers.add(h.name, h.value);  // stored lower-cased

@@ -30,7 +30,7 @@ uint64_t hashForRequest(const config::HashOn& on, const http::RequestHead& head,
       break;
     case config::HashOn::Kind::kCookie:
       for (const auto& h : head.headers) {
-        if (!http::iequals(h.name, "cookie")) {
+        if (!http::equalsLower(h.name, "cookie")) {
           continue;
         }
         std::string_view v = h.value;

@@ -60,7 +60,7 @@ HeaderFacts scan(const filters::HeaderMap& headers) {
         if (n == ":authority") f.authority = f.authority ? f.authority : &e.value;
         break;
       case 14:
-        if (http::iequals(n, "content-length")) {
+        if (http::equalsLower(n, "content-length")) {
           if (f.content_length == nullptr) {
             f.content_length = &e.value;
           } else if (e.value != *f.content_length) {
@@ -79,8 +79,8 @@ HeaderFacts scan(const filters::HeaderMap& headers) {
 // Request headers the filters do not see: framing is pier's business, and
 // Host is :authority. (Sizes first: nearly every header is neither.)
 bool isFramingOrHost(std::string_view name) {
-  return (name.size() == 17 && http::iequals(name, "transfer-encoding")) ||
-         (name.size() == 4 && http::iequals(name, "host"));
+  return (name.size() == 17 && http::equalsLower(name, "transfer-encoding")) ||
+         (name.size() == 4 && http::equalsLower(name, "host"));
 }
 
 // A call that cannot start (no healthy endpoint): answers 503 from the loop,
@@ -323,7 +323,7 @@ void HttpConnection::startFilteredResponse() {
   }
   headers.addFromBlock(":status", status_text);
   headers.addAllFromBlock(resp_head_.headers, [](std::string_view name) {
-    return name.size() == 17 && http::iequals(name, "transfer-encoding");  // framing is pier's business
+    return name.size() == 17 && http::equalsLower(name, "transfer-encoding");  // framing is pier's business
   });
   if (resp_reason_ != resp_head_.reason) resp_reason_.assign(resp_head_.reason);
   const bool end = resp_head_.body == http::BodyKind::kNone;

@@ -14,7 +14,7 @@ namespace {
 // are hop-by-hop too, RFC 9110 7.6.1).
 bool namedByConnection(std::span<const http::Header> headers, std::string_view name) {
   for (const auto& h : headers) {
-    if (http::iequals(h.name, "connection") && http::headerHasToken(h.value, name)) {
+    if (http::equalsLower(h.name, "connection") && http::headerHasToken(h.value, name)) {
       return true;
     }
   }
@@ -27,7 +27,7 @@ class ConnectionTokens {
  public:
   explicit ConnectionTokens(std::span<const http::Header> headers) : headers_(headers) {
     for (const auto& h : headers) {
-      if (!http::iequals(h.name, "connection")) continue;
+      if (!http::equalsLower(h.name, "connection")) continue;
       std::string_view list = h.value;
       while (true) {
         const size_t comma = list.find(',');
@@ -102,21 +102,21 @@ void writeUpstreamRequestHead(std::string& out, const UpstreamRequest& r) {
   const ConnectionTokens connection_tokens(head.headers);
   for (const auto& h : head.headers) {
     std::string_view n = h.name;
-    if (http::isHopByHop(n) || http::iequals(n, "host") || http::iequals(n, "content-length") ||
-        http::iequals(n, "expect")) {
+    if (http::isHopByHop(n) || http::equalsLower(n, "host") || http::equalsLower(n, "content-length") ||
+        http::equalsLower(n, "expect")) {
       continue;
     }
     if (connection_tokens.names(n)) {
       continue;
     }
-    if (fwd.x_forwarded_for && http::iequals(n, "x-forwarded-for")) {
+    if (fwd.x_forwarded_for && http::equalsLower(n, "x-forwarded-for")) {
       if (!xff.empty()) {
         xff.append(", ");
       }
       xff.append(h.value);
       continue;
     }
-    if (fwd.x_forwarded_proto && http::iequals(n, "x-forwarded-proto")) {
+    if (fwd.x_forwarded_proto && http::equalsLower(n, "x-forwarded-proto")) {
       continue;
     }
     if (route != nullptr &&
@@ -184,7 +184,7 @@ void writeDownstreamResponseHead(Buffer& out, const DownstreamResponse& r) {
     if (http::isHopByHop(n)) {
       continue;
     }
-    if (r.framing != DownstreamFraming::kAsIs && http::iequals(n, "content-length")) {
+    if (r.framing != DownstreamFraming::kAsIs && http::equalsLower(n, "content-length")) {
       continue;
     }
     if (connection_tokens.names(n)) {

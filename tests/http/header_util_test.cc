@@ -41,6 +41,26 @@ TEST(Iequals, SeesADifferenceAtEveryPositionOfEveryLength) {
   }
 }
 
+// equalsLower() agrees with iequals() for every byte against every byte a
+// lower-case name literal may hold, at every length.
+TEST(EqualsLower, AgreesWithIequalsForAnyText) {
+  const std::string allowed = "abcdefghijklmnopqrstuvwxyz0123456789-";
+  for (size_t n = 1; n <= 17; ++n) {
+    for (char l : allowed) {
+      const std::string lower(n, l);
+      for (int b = 0; b < 256; ++b) {
+        std::string text = lower;
+        text[n / 2] = static_cast<char>(b);
+        EXPECT_EQ(equalsLower(text, lower), iequals(text, lower)) << n << " " << l << " " << b;
+      }
+    }
+  }
+  EXPECT_TRUE(equalsLower("Content-Length", "content-length"));
+  EXPECT_FALSE(equalsLower("content-lengtH ", "content-length"));
+  EXPECT_FALSE(equalsLower("content\rlength", "content-length"));
+  EXPECT_TRUE(equalsLower("", ""));
+}
+
 TEST(LowerInPlace, LowersOnlyAsciiLettersAtEveryLength) {
   for (size_t n = 0; n <= 20; ++n) {
     std::string s;
