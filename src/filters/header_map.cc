@@ -38,6 +38,7 @@ HeaderMap& HeaderMap::operator=(const HeaderMap& other) {
 
 HeaderMap::HeaderMap(HeaderMap&& other) noexcept
     : entries_(std::move(other.entries_)),
+      pseudo_count_(std::exchange(other.pseudo_count_, 0)),
       chunks_(std::move(other.chunks_)),
       chunk_next_(std::exchange(other.chunk_next_, nullptr)),
       chunk_free_(std::exchange(other.chunk_free_, 0)),
@@ -55,6 +56,7 @@ HeaderMap::HeaderMap(HeaderMap&& other) noexcept
 HeaderMap& HeaderMap::operator=(HeaderMap&& other) noexcept {
   if (this == &other) return *this;
   entries_ = std::move(other.entries_);
+  pseudo_count_ = std::exchange(other.pseudo_count_, 0);
   chunks_ = std::move(other.chunks_);
   chunk_next_ = std::exchange(other.chunk_next_, nullptr);
   chunk_free_ = std::exchange(other.chunk_free_, 0);
@@ -74,6 +76,7 @@ HeaderMap::~HeaderMap() = default;
 
 void HeaderMap::copyFrom(const HeaderMap& other) {
   entries_ = other.entries_;  // views into `other`, until moved below
+  pseudo_count_ = other.pseudo_count_;
   moveEntriesIntoOneChunk();
   names_lowered_ = other.names_lowered_;
   reason_phrase_ = other.reason_phrase_;
@@ -139,6 +142,7 @@ void HeaderMap::compactIfWasteful() {
 
 void HeaderMap::clearFilled() {
   entries_.clear();
+  pseudo_count_ = 0;
   if (chunks_.size() > 1) chunks_.erase(chunks_.begin(), chunks_.end() - 1);  // the last is the largest
   chunk_next_ = chunks_.empty() ? nullptr : chunks_.back().data.get();
   chunk_free_ = chunks_.empty() ? 0 : chunks_.back().size;
@@ -163,8 +167,15 @@ void HeaderMap::lowerNames() const {
 
 void HeaderMap::appendPseudoBehindRegular(std::string_view lower_name, std::string_view value) {
   entries_.push_back(Entry{lower_name, value});
-  auto first_regular = std::find_if_not(entries_.begin(), entries_.end() - 1, isPseudo);
+  const auto first_regular = entries_.begin() + static_cast<std::ptrdiff_t>(pseudo_count_);
   std::rotate(first_regular, entries_.end() - 1, entries_.end());
+  ++pseudo_count_;
+}
+
+void HeaderMap::recountPseudo() {
+  size_t i = 0;
+  while (i < entries_.size() && isPseudo(entries_[i])) ++i;
+  pseudo_count_ = i;
 }
 
 void HeaderMap::add(std::string_view name, std::string_view value) {
@@ -200,12 +211,6 @@ void HeaderMap::addFromBlock(std::string_view name, std::string_view value) {
     stored_name = storeLowered(name);
   }
   append(stored_name, blockOrCopy(value));
-}
-
-std::span<const HeaderMap::Entry> HeaderMap::regularEntriesAnyCase() const {
-  size_t i = 0;
-  while (i < entries_.size() && isPseudo(entries_[i])) ++i;
-  return std::span<const Entry>(entries_).subspan(i);
 }
 
 std::optional<std::string> HeaderMap::get(std::string_view name) const {
@@ -244,6 +249,7 @@ size_t HeaderMap::count(std::string_view name) const {
 void HeaderMap::remove(std::string_view name) {
   ++version_;
   std::erase_if(entries_, [&](const Entry& e) { return sameName(e.name, name); });
+  recountPseudo();
 }
 
 void HeaderMap::replace(std::string_view name, std::string_view value) {
@@ -258,6 +264,7 @@ void HeaderMap::replace(std::string_view name, std::string_view value) {
   auto rest =
       std::remove_if(first + 1, entries_.end(), [&](const Entry& e) { return sameName(e.name, name); });
   entries_.erase(rest, entries_.end());
+  recountPseudo();
   compactIfWasteful();
 }
 

@@ -99,9 +99,12 @@ class HeaderMap {
   // Every entry, names in the case they came with (lower case if a filter
   // added them): what goes on the wire.
   std::span<const Entry> entriesAnyCase() const { return entries_; }
-  // The entries after the pseudo-headers (which always come first), names in
-  // any case.
-  std::span<const Entry> regularEntriesAnyCase() const;
+  // The pseudo-headers (which always come first; their names are lower case).
+  std::span<const Entry> pseudoEntries() const { return std::span<const Entry>(entries_).first(pseudo_count_); }
+  // The entries after the pseudo-headers, names in any case.
+  std::span<const Entry> regularEntriesAnyCase() const {
+    return std::span<const Entry>(entries_).subspan(pseudo_count_);
+  }
   size_t size() const { return entries_.size(); }
   bool empty() const { return entries_.empty(); }
   // Keeps the entry vector and the largest arena chunk: a map refilled for
@@ -159,10 +162,12 @@ class HeaderMap {
     ++version_;
     // Pseudo-headers go after the existing pseudo-headers; a map filled in
     // order (the usual case) never has to move one.
-    if (!lower_name.empty() && lower_name.front() == ':' && !entries_.empty() &&
-        !(!entries_.back().name.empty() && entries_.back().name.front() == ':')) {
-      appendPseudoBehindRegular(lower_name, value);
-      return;
+    if (!lower_name.empty() && lower_name.front() == ':') {
+      if (pseudo_count_ != entries_.size()) {
+        appendPseudoBehindRegular(lower_name, value);
+        return;
+      }
+      ++pseudo_count_;
     }
     entries_.push_back(Entry{lower_name, value});
   }
@@ -175,7 +180,11 @@ class HeaderMap {
   // Copies every entry's bytes into one new chunk and points the entries there.
   void moveEntriesIntoOneChunk();
 
+  // Recounts the pseudo-headers at the front after entries went.
+  void recountPseudo();
+
   std::vector<Entry> entries_;
+  size_t pseudo_count_ = 0;  // entries_ starts with this many pseudo-headers
   std::vector<Chunk> chunks_;   // the last one is being filled
   char* chunk_next_ = nullptr;  // its free part
   size_t chunk_free_ = 0;

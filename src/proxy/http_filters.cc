@@ -43,35 +43,26 @@ struct HeaderFacts {
 
 HeaderFacts scan(const filters::HeaderMap& headers) {
   HeaderFacts f;
-  for (const auto& e : headers.entriesAnyCase()) {
+  for (const auto& e : headers.pseudoEntries()) {
     const std::string_view n = e.name;
-    switch (n.size()) {
-      case 5:
-        if (n == ":path") f.path = f.path ? f.path : &e.value;
-        break;
-      case 7:
-        if (n == ":method") {
-          f.method = f.method ? f.method : &e.value;
-        } else if (n == ":status") {
-          f.status = f.status ? f.status : &e.value;
-        }
-        break;
-      case 10:
-        if (n == ":authority") f.authority = f.authority ? f.authority : &e.value;
-        break;
-      case 14:
-        if (http::equalsLower(n, "content-length")) {
-          if (f.content_length == nullptr) {
-            f.content_length = &e.value;
-          } else if (e.value != *f.content_length) {
-            f.content_lengths_agree = false;
-          }
-          ++f.content_lengths;
-        }
-        break;
-      default:
-        break;
+    if (n == ":path") {
+      f.path = f.path ? f.path : &e.value;
+    } else if (n == ":method") {
+      f.method = f.method ? f.method : &e.value;
+    } else if (n == ":status") {
+      f.status = f.status ? f.status : &e.value;
+    } else if (n == ":authority") {
+      f.authority = f.authority ? f.authority : &e.value;
     }
+  }
+  for (const auto& e : headers.regularEntriesAnyCase()) {
+    if (e.name.size() != 14 || !http::equalsLower(e.name, "content-length")) continue;
+    if (f.content_length == nullptr) {
+      f.content_length = &e.value;
+    } else if (e.value != *f.content_length) {
+      f.content_lengths_agree = false;
+    }
+    ++f.content_lengths;
   }
   return f;
 }

@@ -449,6 +449,32 @@ TEST(HeaderMap, RegularEntriesSkipOnlyThePseudoHeaders) {
   EXPECT_EQ(h.regularEntriesAnyCase()[0].value, "1");
 }
 
+TEST(HeaderMap, PseudoEntriesFollowAddsRemovesReplacesCopiesAndMoves) {
+  HeaderMap h;
+  h.add("a", "1");
+  h.add(":path", "/");     // goes in front of "a"
+  h.add(":method", "GET");  // and after ":path"
+  ASSERT_EQ(h.pseudoEntries().size(), 2U);
+  EXPECT_EQ(h.pseudoEntries()[1].name, ":method");
+  ASSERT_EQ(h.regularEntriesAnyCase().size(), 1U);
+  h.remove(":path");
+  ASSERT_EQ(h.pseudoEntries().size(), 1U);
+  EXPECT_EQ(h.pseudoEntries()[0].name, ":method");
+  h.add(":method", "PUT");
+  h.replace(":method", "POST");  // the second one goes
+  ASSERT_EQ(h.pseudoEntries().size(), 1U);
+  EXPECT_EQ(h.pseudoEntries()[0].value, "POST");
+  h.remove("a");
+  EXPECT_TRUE(h.regularEntriesAnyCase().empty());
+  const HeaderMap copy(h);
+  EXPECT_EQ(copy.pseudoEntries().size(), 1U);
+  HeaderMap moved(std::move(h));
+  EXPECT_EQ(moved.pseudoEntries().size(), 1U);
+  EXPECT_TRUE(h.pseudoEntries().empty());  // NOLINT(bugprone-use-after-move): a moved-from map is empty
+  moved.clear();
+  EXPECT_TRUE(moved.pseudoEntries().empty());
+}
+
 TEST(HeaderMap, ReplacingAValueInALoopKeepsTheArenaBounded) {
   HeaderMap h;
   h.add("keep", "me");
