@@ -126,7 +126,7 @@ void FilterChain::Direction::reset() {
 void FilterChain::reset(uint64_t buffer_limit) {
   filters_.clear();
   origins_.clear();
-  keep_alive_.reset();
+  // keep_alive_ stays: the owner of the spares (see keepAlive()).
   request_.reset();
   response_.reset();
   buffer_limit_ = buffer_limit;
@@ -149,11 +149,8 @@ void FilterChain::releaseFilters(event::Loop& loop) {
         kept = true;
       }
     }
-    if (kept) {
-      spare_keep_alive_ = keep_alive_;
-    } else {
-      dropSpares();
-    }
+    // Kept spares stay alive with keep_alive_ (see keepAlive()).
+    if (!kept) dropSpares();
   }
   filters_.clear();
   origins_.clear();

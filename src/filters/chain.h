@@ -90,7 +90,15 @@ class FilterChain final : public event::Deletable {
 
   // Keeps `owner` (what made the filters, e.g. the config snapshot) alive as
   // long as the chain, which may outlive its stream (deferred deletion).
-  void keepAlive(std::shared_ptr<const void> owner) { keep_alive_ = std::move(owner); }
+  // A reused chain usually gets the owner it already holds: then nothing
+  // changes (no reference count touched per stream).
+  template <typename T>
+  void keepAlive(const std::shared_ptr<T>& owner) {
+    if (keep_alive_.get() == static_cast<const void*>(owner.get())) return;
+    // The spares' factories belong to the old owner until they go.
+    if (!spares_.empty()) spare_keep_alive_ = std::move(keep_alive_);
+    keep_alive_ = owner;
+  }
 
   // Ends the stream for every filter (onDestroy); nothing runs afterwards.
   // Safe to call from inside a filter or sink callback; the owner must then
@@ -182,8 +190,8 @@ class FilterChain final : public event::Deletable {
   size_t positionOf(const Direction& d, size_t filter_index) const;
 
   std::shared_ptr<const void> keep_alive_;  // destroyed last
-  // What the spares' factories belong to, kept until the spares go (the
-  // stream after them may run on a newer snapshot).
+  // What the spares' factories belong to when keep_alive_ changed before
+  // they went (the stream after them may run on a newer snapshot).
   std::shared_ptr<const void> spare_keep_alive_;
   std::vector<std::unique_ptr<HttpFilter>> filters_;
   std::vector<const FilterFactory*> origins_;  // by filter index

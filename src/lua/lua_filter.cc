@@ -65,6 +65,12 @@ class LuaFilter final : public filters::HttpFilter, private StreamShared {
     return true;
   }
 
+  // Recycling for the route of the last stream: the factory would choose
+  // the same code and context again.
+  bool recycleForSameRoute(const config::Route* route) {
+    return route == StreamShared::route && recycle(key_, route, StreamShared::filter_context);
+  }
+
   filters::HeadersStatus onRequestHeaders(filters::HeaderMap& headers, bool end_stream) override {
     if (!script_->ok()) {
       // Only made for fail_closed filters: the script could not be loaded here.
@@ -525,10 +531,12 @@ std::unique_ptr<filters::HttpFilter> LuaFilterFactory::create(filters::WorkerCac
 bool LuaFilterFactory::recycle(filters::HttpFilter& filter, filters::WorkerCache& cache,
                                const config::Route* route) const {
   (void)cache;  // the filter keeps its script: same key, same code
+  // Only this factory's filters are offered to it, and it makes LuaFilters only.
+  auto& lua = static_cast<LuaFilter&>(filter);
+  if (lua.recycleForSameRoute(route)) return true;
   const std::optional<Choice> choice = choose(route);
   if (!choice || choice->key == nullptr) return false;
-  // Only this factory's filters are offered to it, and it makes LuaFilters only.
-  return static_cast<LuaFilter&>(filter).recycle(choice->key, route, choice->context);
+  return lua.recycle(choice->key, route, choice->context);
 }
 
 std::unique_ptr<filters::HttpFilter> LuaFilterFactory::makeFilter(

@@ -886,6 +886,30 @@ TEST_F(ChainReuseTest, ReleasedFiltersWithAnOriginBecomeSparesTakenOnceByThatOri
   EXPECT_EQ(c.takeSpare(&fb), nullptr);
 }
 
+// What made the spares (a config snapshot) lives until they go, even when
+// the next stream runs on a newer one; the same owner again costs nothing.
+TEST_F(ChainReuseTest, SparesKeepTheirOwnerAliveUntilTheyGo) {
+  NamedFactory fa;
+  auto& c = makeChain();
+  auto first = std::make_shared<int>(1);
+  const std::weak_ptr<int> first_alive = first;
+  c.keepAlive(first);
+  c.add(std::make_unique<ScriptedFilter>("a", log), &fa);
+  c.requestHeaders(headers(), true);
+  endStream(c);
+  ASSERT_TRUE(c.hasSpares());
+  c.reset(1 << 20);
+  c.keepAlive(first);
+  EXPECT_EQ(first.use_count(), 2);  // the caller's and the chain's
+  auto second = std::make_shared<int>(2);
+  c.keepAlive(second);
+  first.reset();
+  EXPECT_FALSE(first_alive.expired());  // the spare's factory may belong to it
+  c.dropSpares();
+  EXPECT_TRUE(first_alive.expired());
+  EXPECT_EQ(second.use_count(), 2);
+}
+
 TEST_F(ChainReuseTest, FiltersWithoutAnOriginAreNotKept) {
   auto& c = makeChain();
   bool gone = false;
