@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <array>
+#include <charconv>
 #include <cstring>
 #include <vector>
 
@@ -177,7 +178,9 @@ void writeUpstreamRequestHead(std::string& out, const UpstreamRequest& r) {
   if (head.body == http::BodyKind::kChunked) {
     out.append("transfer-encoding: chunked\r\n");
   } else if (head.body == http::BodyKind::kContentLength) {
-    out.append(fmt::format("content-length: {}\r\n", head.content_length));
+    char digits[20];
+    const auto [end, ec] = std::to_chars(digits, digits + sizeof digits, head.content_length);
+    appendHeader(out, "content-length", std::string_view(digits, static_cast<size_t>(end - digits)));
   } else if (head.method == "POST" || head.method == "PUT" || head.method == "PATCH") {
     out.append("content-length: 0\r\n");
   }
@@ -193,12 +196,22 @@ void writeUpstreamRequestHead(std::string& out, const UpstreamRequest& r) {
 void writeDownstreamResponseHead(Buffer& out, const DownstreamResponse& r) {
   const auto& head = *r.head;
   const config::Route* route = r.route;
-  char line[64];
   auto reason = head.reason.empty() ? http::reasonPhrase(head.status) : head.reason;
-  auto* end = fmt::format_to_n(line, sizeof line, "HTTP/1.1 {} ", head.status).out;
-  out.append(std::string_view(line, static_cast<size_t>(end - line)));
-  out.append(reason);
-  out.append("\r\n");
+  // "HTTP/1.1 200 OK\r\n": statuses are 100..999, three digits.
+  char digits[12];
+  const auto [end, ec] = std::to_chars(digits, digits + sizeof digits, head.status);
+  const size_t status_size = static_cast<size_t>(end - digits);
+  const size_t size = 9 + status_size + 1 + reason.size() + 2;
+  char* p = out.prepare(size);
+  std::memcpy(p, "HTTP/1.1 ", 9);
+  std::memcpy(p + 9, digits, status_size);
+  p += 9 + status_size;
+  *p++ = ' ';
+  if (!reason.empty()) std::memcpy(p, reason.data(), reason.size());
+  p += reason.size();
+  p[0] = '\r';
+  p[1] = '\n';
+  out.commit(size);
   const ConnectionTokens connection_tokens(head.headers);
   bool upgrading = head.status == 101;
   for (const auto& h : head.headers) {
