@@ -64,30 +64,31 @@ class HeaderMap {
   void addFromBlock(const char (&lower_name)[N], std::string_view value) {
     append(std::string_view(lower_name, N - 1), blockOrCopy(value));
   }
-  // addFromBlock() for every regular header of `parsed` that `skip(name)`
-  // does not refuse: one tight loop, as every filtered message is filled so.
+  // Fills an empty map from a parsed message head at the cost of one copy of
+  // its bytes: `block` (the head) is copied into the arena, and `parsed`
+  // (views into `block`) becomes the map's entry list, its views pointed at
+  // that copy. The two vectors are swapped, so `parsed` comes back empty
+  // with storage to reuse and no entry is built one by one. Headers that
+  // `skip(name)` refuses are left out; `pseudo` (lower-case literal names)
+  // go in front. Views outside `block` are copied.
   template <typename Skip>
-  void addAllFromBlock(std::span<const http::Header> parsed, Skip skip) {
+  void takeHead(std::string_view block, std::vector<http::Header>& parsed, std::span<const Entry> pseudo,
+                Skip skip) {
+    if (!entries_.empty() || arena_bytes_ != 0) clear();
     ++version_;
-    // Written in place past the old end (no capacity check per header); the
-    // vector is cut back to what was written at the end.
-    size_t n = entries_.size();
-    entries_.resize(n + parsed.size());
-    for (const auto& h : parsed) {
+    adoptBlock(block);
+    entries_.swap(parsed);
+    parsed.clear();
+    size_t kept = 0;
+    for (size_t i = 0; i < entries_.size(); ++i) {
+      const Entry h = entries_[i];
       if (skip(h.name)) continue;
-      const size_t name_at = blockOffset(h.name);
-      const size_t value_at = blockOffset(h.value);
-      if (name_at == std::string_view::npos || value_at == std::string_view::npos || h.name.empty()) {
-        entries_.resize(n);
-        addFromBlock(h.name, h.value);
-        n = entries_.size();
-        entries_.resize(n + parsed.size());
-        continue;
-      }
-      entries_[n++] = Entry{std::string_view(block_copy_ + name_at, h.name.size()),
-                            std::string_view(block_copy_ + value_at, h.value.size())};
+      entries_[kept++] = Entry{blockOrCopy(h.name), blockOrCopy(h.value)};
     }
-    entries_.resize(n);
+    entries_.resize(kept);
+    entries_.insert(entries_.begin(), pseudo.begin(), pseudo.end());
+    for (size_t i = 0; i < pseudo.size(); ++i) entries_[i].value = blockOrCopy(entries_[i].value);
+    pseudo_count_ = pseudo.size();
     names_lowered_ = false;
   }
 

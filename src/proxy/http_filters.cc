@@ -45,14 +45,21 @@ HeaderFacts scan(const filters::HeaderMap& headers) {
   HeaderFacts f;
   for (const auto& e : headers.pseudoEntries()) {
     const std::string_view n = e.name;
-    if (n == ":path") {
-      f.path = f.path ? f.path : &e.value;
-    } else if (n == ":method") {
-      f.method = f.method ? f.method : &e.value;
-    } else if (n == ":status") {
-      f.status = f.status ? f.status : &e.value;
-    } else if (n == ":authority") {
-      f.authority = f.authority ? f.authority : &e.value;
+    // Told apart by size and a distinctive letter (names of other sizes or
+    // letters are pseudo-headers the writers do not read).
+    switch (n.size()) {
+      case 5:
+        if (n == ":path" && f.path == nullptr) f.path = &e.value;
+        break;
+      case 7:
+        if (n[1] == 'm' && n == ":method" && f.method == nullptr) f.method = &e.value;
+        if (n[1] == 's' && n == ":status" && f.status == nullptr) f.status = &e.value;
+        break;
+      case 10:
+        if (n == ":authority" && f.authority == nullptr) f.authority = &e.value;
+        break;
+      default:
+        break;
     }
   }
   for (const auto& e : headers.regularEntriesAnyCase()) {
@@ -137,15 +144,13 @@ bool HttpConnection::startFilters() {
     return false;  // every filter is disabled on this route: the plain path, at no cost
   }
   const auto& lc = *listener_->config;
-  filters::HeaderMap& headers = chain->requestHeaderStorage();
-  headers.reserve(head_.headers.size() + 4);
-  // One copy of the whole head; the headers are views into it.
-  if (!head_consumed_) headers.adoptBlock(in_.readable().substr(0, head_.head_bytes));
-  if (!head_.host.empty()) headers.addFromBlock(":authority", head_.host);
-  headers.addFromBlock(":method", head_.method);
-  headers.addFromBlock(":path", head_.target);
-  headers.addFromBlock(":scheme", "http");
-  headers.addAllFromBlock(head_.headers, isFramingOrHost);
+  // One copy of the whole head; the headers are views into it. Nothing reads
+  // head_.headers after this (the map took them).
+  const filters::HeaderMap::Entry pseudo[] = {
+      {":authority", head_.host}, {":method", head_.method}, {":path", head_.target}, {":scheme", "http"}};
+  const std::string_view block = head_consumed_ ? std::string_view() : in_.readable().substr(0, head_.head_bytes);
+  chain->requestHeaderStorage().takeHead(block, head_.headers, std::span(pseudo).subspan(head_.host.empty() ? 1 : 0),
+                                         isFramingOrHost);
 
   if (!stream_info_) {
     // Once per connection: addresses do not change between its requests, and
@@ -302,20 +307,19 @@ void HttpConnection::onRequestTrailersOut(filters::HeaderMap& trailers) {
 }
 
 void HttpConnection::startFilteredResponse() {
-  filters::HeaderMap& headers = chain_->responseHeaderStorage();
-  headers.reserve(resp_head_.headers.size() + 2);
-  const std::string_view head = upstream_->in().readable().substr(0, resp_head_.head_bytes);
-  headers.adoptBlock(head);
   char status[4];
   std::string_view status_text;
   if (resp_head_.status >= 100 && resp_head_.status <= 999) {
     auto [end, ec] = std::to_chars(status, status + sizeof status, resp_head_.status);
     status_text = {status, static_cast<size_t>(end - status)};
   }
-  headers.addFromBlock(":status", status_text);
-  headers.addAllFromBlock(resp_head_.headers, [](std::string_view name) {
-    return name.size() == 17 && http::equalsLower(name, "transfer-encoding");  // framing is pier's business
-  });
+  const filters::HeaderMap::Entry pseudo[] = {{":status", status_text}};
+  // Nothing reads resp_head_.headers after this (the map took them).
+  chain_->responseHeaderStorage().takeHead(
+      upstream_->in().readable().substr(0, resp_head_.head_bytes), resp_head_.headers, pseudo,
+      [](std::string_view name) {
+        return name.size() == 17 && http::equalsLower(name, "transfer-encoding");  // framing is pier's business
+      });
   if (resp_reason_ != resp_head_.reason) resp_reason_.assign(resp_head_.reason);
   const bool end = resp_head_.body == http::BodyKind::kNone;
   upstream_->in().consume(resp_head_.head_bytes);

@@ -363,10 +363,9 @@ TEST(HeaderMap, LookupsIgnoreTheCaseOfNamesFromABlock) {
   std::string head = "Content-Type: text/html\r\nX-A: 1\r\nx-a: 2\r\n";
   const std::string_view v(head);
   HeaderMap h;
-  h.adoptBlock(v);
-  const std::vector<http::Header> parsed = {
+  std::vector<http::Header> parsed = {
       {v.substr(0, 12), v.substr(14, 9)}, {v.substr(25, 3), v.substr(30, 1)}, {v.substr(33, 3), v.substr(38, 1)}};
-  h.addAllFromBlock(parsed, [](std::string_view) { return false; });
+  h.takeHead(v, parsed, {}, [](std::string_view) { return false; });
   ASSERT_NE(h.getFirst("content-type"), nullptr);
   EXPECT_EQ(*h.getFirst("content-type"), "text/html");
   EXPECT_EQ(h.count("X-a"), 2U);
@@ -378,19 +377,37 @@ TEST(HeaderMap, LookupsIgnoreTheCaseOfNamesFromABlock) {
   EXPECT_EQ(pairsOf(h), (Pairs{{"x-a", "3"}}));
 }
 
-TEST(HeaderMap, AddAllFromBlockKeepsOrderSkipsWhatItIsToldAndCopiesViewsOutsideTheBlock) {
+TEST(HeaderMap, TakeHeadKeepsOrderPutsPseudoFirstSkipsWhatItIsToldAndCopiesViewsOutsideTheBlock) {
   std::string head = "Host: h\r\nA: 1\r\n";
   const std::string_view v(head);
   const std::string elsewhere = "B2";
   const std::string_view e(elsewhere);
+  std::string method = "GET";
   HeaderMap h;
-  h.adoptBlock(v);
-  h.addFromBlock(":method", "GET");
-  const std::vector<http::Header> parsed = {
+  h.add("stale", "x");  // whatever the map held goes
+  std::vector<http::Header> parsed = {
       {v.substr(0, 4), v.substr(6, 1)}, {v.substr(9, 1), v.substr(12, 1)}, {e.substr(0, 1), e.substr(1, 1)}};
-  h.addAllFromBlock(parsed, [](std::string_view name) { return name == "Host"; });
+  const HeaderMap::Entry pseudo[] = {{":method", method}, {":path", v.substr(6, 1)}};
+  h.takeHead(v, parsed, pseudo, [](std::string_view name) { return name == "Host"; });
+  EXPECT_TRUE(parsed.empty());  // swapped for the map's old storage
   head.assign(head.size(), '#');
-  EXPECT_EQ(pairsOf(h), (Pairs{{":method", "GET"}, {"a", "1"}, {"b", "2"}}));
+  method.assign("###");
+  EXPECT_EQ(pairsOf(h), (Pairs{{":method", "GET"}, {":path", "h"}, {"a", "1"}, {"b", "2"}}));
+  EXPECT_EQ(h.pseudoEntries().size(), 2U);
+  ASSERT_EQ(h.regularEntriesAnyCase().size(), 2U);
+  h.add(":scheme", "http");  // still in front of the regular ones
+  EXPECT_EQ(h.pseudoEntries().size(), 3U);
+  EXPECT_EQ(h.regularEntriesAnyCase()[0].value, "1");
+}
+
+TEST(HeaderMap, TakeHeadWithoutABlockCopiesEveryView) {
+  std::string head = "A: 1\r\n";
+  const std::string_view v(head);
+  HeaderMap h;
+  std::vector<http::Header> parsed = {{v.substr(0, 1), v.substr(3, 1)}};
+  h.takeHead({}, parsed, {}, [](std::string_view) { return false; });
+  head.assign(head.size(), '#');
+  EXPECT_EQ(pairsOf(h), (Pairs{{"a", "1"}}));
 }
 
 TEST(HeaderMap, ACopyOfAMapWithNamesAsReceivedStandsAlone) {
