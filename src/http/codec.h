@@ -157,8 +157,42 @@ class BodyDecoder {
 // ASCII case-insensitive equality (a word at a time: every header name of
 // every message goes through it several times).
 bool iequals(std::string_view a, std::string_view b);
-// Lower-cases ASCII letters in place, a word at a time.
-void lowerInPlace(char* p, size_t n);
+namespace detail {
+// `x` with ASCII 'A'..'Z' turned into 'a'..'z', every byte at once: a byte
+// gets 0x20 added when it is an upper-case letter (bytes >= 0x80 stay).
+template <typename Word>
+inline Word foldWord(Word x) {
+  constexpr Word kOnes = static_cast<Word>(0x0101010101010101ull);
+  const Word low7 = x & (0x7f * kOnes);
+  const Word above_z = low7 + (0x7f - 'Z') * kOnes;            // high bit: byte > 'Z'
+  const Word from_a = low7 + (0x80 - 'A') * kOnes;             // high bit: byte >= 'A'
+  const Word upper = from_a & ~above_z & ~x & (0x80 * kOnes);  // ASCII only
+  return static_cast<Word>(x | (upper >> 2));
+}
+
+template <typename Word>
+inline void lowerWord(char* p) {
+  Word x;
+  std::memcpy(&x, p, sizeof x);
+  x = foldWord(x);
+  std::memcpy(p, &x, sizeof x);
+}
+}  // namespace detail
+
+// Lower-cases ASCII letters in place, whole words at a time (the last one
+// overlapping the one before: folding is idempotent). Inline: names are
+// short, and every header a filter adds passes here.
+inline void lowerInPlace(char* p, size_t n) {
+  if (n >= 8) {
+    for (size_t i = 0; i + 8 <= n; i += 8) detail::lowerWord<uint64_t>(p + i);
+    detail::lowerWord<uint64_t>(p + n - 8);
+  } else if (n >= 4) {
+    detail::lowerWord<uint32_t>(p);
+    detail::lowerWord<uint32_t>(p + n - 4);
+  } else {
+    for (size_t i = 0; i < n; ++i) detail::lowerWord<uint8_t>(p + i);
+  }
+}
 
 // iequals() against `lower`, which holds only lower-case letters and bytes
 // below 0x40 (digits, '-', ...), e.g. a header name literal: exact for any

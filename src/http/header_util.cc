@@ -10,18 +10,6 @@ namespace pier::http {
 
 namespace {
 
-// `x` with ASCII 'A'..'Z' turned into 'a'..'z', every byte at once: a byte
-// gets 0x20 added when it is an upper-case letter (bytes >= 0x80 stay).
-template <typename Word>
-[[gnu::always_inline]] inline Word foldWord(Word x) {
-  constexpr Word kOnes = static_cast<Word>(0x0101010101010101ull);
-  const Word low7 = x & (0x7f * kOnes);
-  const Word above_z = low7 + (0x7f - 'Z') * kOnes;            // high bit: byte > 'Z'
-  const Word from_a = low7 + (0x80 - 'A') * kOnes;             // high bit: byte >= 'A'
-  const Word upper = from_a & ~above_z & ~x & (0x80 * kOnes);  // ASCII only
-  return static_cast<Word>(x | (upper >> 2));
-}
-
 template <typename Word>
 [[gnu::always_inline]] inline Word load(const char* p) {
   Word x;
@@ -33,16 +21,10 @@ template <typename Word>
 [[gnu::always_inline]] inline bool sameWord(const char* a, const char* b) {
   const Word x = load<Word>(a);
   const Word y = load<Word>(b);
-  return x == y || foldWord(x) == foldWord(y);
+  return x == y || detail::foldWord(x) == detail::foldWord(y);
 }
 
-template <typename Word>
-[[gnu::always_inline]] inline void lowerWord(char* p) {
-  const Word x = foldWord(load<Word>(p));
-  std::memcpy(p, &x, sizeof x);
-}
-
-char lowerByte(char c) { return static_cast<char>(foldWord<uint8_t>(static_cast<uint8_t>(c))); }
+char lowerByte(char c) { return static_cast<char>(detail::foldWord<uint8_t>(static_cast<uint8_t>(c))); }
 
 }  // namespace
 
@@ -64,18 +46,6 @@ bool iequals(std::string_view a, std::string_view b) {
     if (lowerByte(p[i]) != lowerByte(q[i])) return false;
   }
   return true;
-}
-
-void lowerInPlace(char* p, size_t n) {
-  if (n >= 8) {
-    for (size_t i = 0; i + 8 <= n; i += 8) lowerWord<uint64_t>(p + i);
-    lowerWord<uint64_t>(p + n - 8);
-  } else if (n >= 4) {
-    lowerWord<uint32_t>(p);
-    lowerWord<uint32_t>(p + n - 4);
-  } else {
-    for (size_t i = 0; i < n; ++i) p[i] = lowerByte(p[i]);
-  }
 }
 
 bool isHopByHop(std::string_view name) {

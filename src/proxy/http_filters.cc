@@ -307,16 +307,13 @@ void HttpConnection::onRequestTrailersOut(filters::HeaderMap& trailers) {
 }
 
 void HttpConnection::startFilteredResponse() {
-  char status[4];
-  std::string_view status_text;
-  if (resp_head_.status >= 100 && resp_head_.status <= 999) {
-    auto [end, ec] = std::to_chars(status, status + sizeof status, resp_head_.status);
-    status_text = {status, static_cast<size_t>(end - status)};
-  }
-  const filters::HeaderMap::Entry pseudo[] = {{":status", status_text}};
+  const std::string_view head = upstream_->in().readable().substr(0, resp_head_.head_bytes);
+  // The parsed status line starts the head ("HTTP/1.1 200 OK"): its three
+  // digits are the status, already in the copy the map makes.
+  const filters::HeaderMap::Entry pseudo[] = {{":status", head.size() >= 12 ? head.substr(9, 3) : "000"}};
   // Nothing reads resp_head_.headers after this (the map took them).
   chain_->responseHeaderStorage().takeHead(
-      upstream_->in().readable().substr(0, resp_head_.head_bytes), resp_head_.headers, pseudo,
+      head, resp_head_.headers, pseudo,
       [](std::string_view name) {
         return name.size() == 17 && http::equalsLower(name, "transfer-encoding");  // framing is pier's business
       });
