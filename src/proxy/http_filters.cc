@@ -2,6 +2,7 @@
 // it the request and response, and turning what leaves the chain back into
 // HTTP/1 (the upstream request, the downstream response, local replies).
 #include <charconv>
+#include <cstring>
 
 #include <fmt/format.h>
 
@@ -47,16 +48,18 @@ HeaderFacts scan(const filters::HeaderMap& headers) {
     const std::string_view n = e.name;
     // Told apart by size and a distinctive letter (names of other sizes or
     // letters are pseudo-headers the writers do not read).
+    // (memcmp with a constant size compiles to a compare or two, where ==
+    // calls it.)
     switch (n.size()) {
       case 5:
-        if (n == ":path" && f.path == nullptr) f.path = &e.value;
+        if (std::memcmp(n.data(), ":path", 5) == 0 && f.path == nullptr) f.path = &e.value;
         break;
       case 7:
-        if (n[1] == 'm' && n == ":method" && f.method == nullptr) f.method = &e.value;
-        if (n[1] == 's' && n == ":status" && f.status == nullptr) f.status = &e.value;
+        if (std::memcmp(n.data(), ":method", 7) == 0 && f.method == nullptr) f.method = &e.value;
+        if (std::memcmp(n.data(), ":status", 7) == 0 && f.status == nullptr) f.status = &e.value;
         break;
       case 10:
-        if (n == ":authority" && f.authority == nullptr) f.authority = &e.value;
+        if (std::memcmp(n.data(), ":authority", 10) == 0 && f.authority == nullptr) f.authority = &e.value;
         break;
       default:
         break;
@@ -378,7 +381,6 @@ void HttpConnection::onResponseHeadersOut(filters::HeaderMap& headers, bool end_
   if (end_stream && !down_no_body_) {
     headers.replace("content-length", "0");  // nothing follows, whatever a filter left
   }
-  rh.headers.swap(regularHeaderViews(headers));
   rh.keep_alive = resp_head_.keep_alive;
   status_ = rh.status;
   response_started_ = true;
@@ -406,9 +408,8 @@ void HttpConnection::onResponseHeadersOut(filters::HeaderMap& headers, bool end_
     close_after_response_ = true;  // see writeResponseHead()
   }
   DownstreamResponse dr{&rh, route_, framing, close_after_response_, http10, request_id_,
-                        listener_->config->forwarding.request_id_header};
+                        listener_->config->forwarding.request_id_header, headers.regularEntriesAnyCase()};
   writeDownstreamResponseHead(out_, dr);
-  header_views_.swap(rh.headers);
   if (end_stream) {
     finishRequest();
     return;

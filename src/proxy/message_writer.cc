@@ -195,6 +195,7 @@ void writeUpstreamRequestHead(std::string& out, const UpstreamRequest& r) {
 
 void writeDownstreamResponseHead(Buffer& out, const DownstreamResponse& r) {
   const auto& head = *r.head;
+  const std::span<const http::Header> headers = r.headers ? *r.headers : std::span<const http::Header>(head.headers);
   const config::Route* route = r.route;
   auto reason = head.reason.empty() ? http::reasonPhrase(head.status) : head.reason;
   // "HTTP/1.1 200 OK\r\n": statuses are 100..999, three digits.
@@ -212,9 +213,9 @@ void writeDownstreamResponseHead(Buffer& out, const DownstreamResponse& r) {
   p[0] = '\r';
   p[1] = '\n';
   out.commit(size);
-  const ConnectionTokens connection_tokens(head.headers);
+  const ConnectionTokens connection_tokens(headers);
   bool upgrading = head.status == 101;
-  for (const auto& h : head.headers) {
+  for (const auto& h : headers) {
     std::string_view n = h.name;
     if (http::isHopByHop(n)) {
       continue;
@@ -236,7 +237,7 @@ void writeDownstreamResponseHead(Buffer& out, const DownstreamResponse& r) {
       appendHeader(out, a.name, a.value);
     }
   }
-  if (!r.request_id.empty() && !r.request_id_header.empty() && http::findHeader(head.headers, r.request_id_header) == nullptr &&
+  if (!r.request_id.empty() && !r.request_id_header.empty() && http::findHeader(headers, r.request_id_header) == nullptr &&
       !(route != nullptr && replacedBy(route->response_headers_to_add, r.request_id_header))) {
     appendHeader(out, r.request_id_header, r.request_id);
   }
@@ -247,7 +248,7 @@ void writeDownstreamResponseHead(Buffer& out, const DownstreamResponse& r) {
   }
   if (upgrading) {
     out.append("connection: upgrade\r\n");
-    if (const auto* up = http::findHeader(head.headers, "upgrade")) {
+    if (const auto* up = http::findHeader(headers, "upgrade")) {
       appendHeader(out, "upgrade", up->value);
     }
   } else if (r.close) {

@@ -2,6 +2,8 @@
 // Serialises the heads pier sends: the request to an upstream and the response
 // to a client. This is where hop-by-hop headers are dropped, forwarding headers
 // added and route header rules applied.
+#include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -33,6 +35,9 @@ struct DownstreamResponse {
   bool client_http10 = false;
   std::string_view request_id;         // echoed when non-empty and not already present
   std::string_view request_id_header;  // its name (e.g. "x-request-id")
+  // The headers to send instead of head->headers (a filter chain's map,
+  // written without copying its entries into the head first).
+  std::optional<std::span<const http::Header>> headers;
 };
 
 void writeDownstreamResponseHead(Buffer& out, const DownstreamResponse& response);

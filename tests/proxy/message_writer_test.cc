@@ -531,6 +531,19 @@ TEST_F(DownstreamResponseTest, RouteRemoveDropsHeadersInAnyCase) {
   EXPECT_TRUE(p.has("date"));
 }
 
+TEST_F(DownstreamResponseTest, HeadersGivenApartReplaceTheHeads) {
+  header("X-From-Head", "1");
+  const std::vector<http::Header> given = {{"x-from-map", "2"}, {"Connection", "close"}, {"x-a", "3"}};
+  DownstreamResponse r{&head_, nullptr, DownstreamFraming::kAsIs, false, false, {}, {}, given};
+  Buffer out;
+  writeDownstreamResponseHead(out, r);
+  const Parsed p = parseHead(std::string(out.readable()));
+  EXPECT_FALSE(p.has("x-from-head"));
+  EXPECT_TRUE(p.has("x-from-map"));
+  EXPECT_TRUE(p.has("x-a"));
+  EXPECT_FALSE(p.has("connection"));  // hop-by-hop, from the given list too
+}
+
 TEST_F(DownstreamResponseTest, AppendsToWhatTheBufferAlreadyHolds) {
   DownstreamResponse r{&head_, nullptr, DownstreamFraming::kAsIs, false, false, {}};
   Buffer out;
