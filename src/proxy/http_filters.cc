@@ -350,10 +350,10 @@ void HttpConnection::onResponseHeadersOut(filters::HeaderMap& headers, bool end_
   rh.status = resp_head_.status;
   const HeaderFacts facts = scan(headers);
   if (const std::string_view* s = facts.status) {
-    int status = 0;
-    auto [end, ec] = std::from_chars(s->data(), s->data() + s->size(), status);
-    if (ec == std::errc{} && end == s->data() + s->size() && status >= 200 && status <= 999) {
-      rh.status = status;
+    // Three digits, 200..999 (a filter may not turn a response into a 1xx).
+    const auto digit = [](char c) { return static_cast<unsigned>(c - '0'); };
+    if (s->size() == 3 && digit((*s)[0]) <= 9 && digit((*s)[1]) <= 9 && digit((*s)[2]) <= 9 && (*s)[0] >= '2') {
+      rh.status = static_cast<int>(digit((*s)[0]) * 100 + digit((*s)[1]) * 10 + digit((*s)[2]));
     }
   }
   if (!headers.http1ReasonPhrase().empty()) {
