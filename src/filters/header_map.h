@@ -1,8 +1,10 @@
 #pragma once
 // Owned, ordered, mutable HTTP headers for filters. Names compare without
-// regard to case (HTTP/1 names are case-insensitive) and are seen in lower
-// case through entries() (Envoy scripts see lower case), and pseudo-headers (":method", ":path", ":authority", ":scheme", ":status") come
-// first, as in Envoy, so scripts iterate them the way they do there.
+// regard to case (HTTP/1 names are case-insensitive) and read in lower case
+// through entries(), as Envoy scripts see them; the writers send names as
+// they came. Pseudo-headers (":method", ":path", ":authority", ":scheme",
+// ":status") come first, as in Envoy, so scripts iterate them the way they
+// do there.
 //
 // Names and values live in the map's own arena: a few chunks that only grow
 // until clear(). Filling a map is then a copy into the arena per header (or

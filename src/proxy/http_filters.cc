@@ -46,10 +46,8 @@ HeaderFacts scan(const filters::HeaderMap& headers) {
   HeaderFacts f;
   for (const auto& e : headers.pseudoEntries()) {
     const std::string_view n = e.name;
-    // Told apart by size and a distinctive letter (names of other sizes or
-    // letters are pseudo-headers the writers do not read).
-    // (memcmp with a constant size compiles to a compare or two, where ==
-    // calls it.)
+    // Sizes first; memcmp with a constant size compiles to a compare or two
+    // (== on string_views calls it).
     switch (n.size()) {
       case 5:
         if (std::memcmp(n.data(), ":path", 5) == 0 && f.path == nullptr) f.path = &e.value;
