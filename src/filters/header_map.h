@@ -103,7 +103,9 @@ class HeaderMap {
   // added them): what goes on the wire.
   std::span<const Entry> entriesAnyCase() const { return entries_; }
   // The pseudo-headers (which always come first; their names are lower case).
-  std::span<const Entry> pseudoEntries() const { return std::span<const Entry>(entries_).first(pseudo_count_); }
+  std::span<const Entry> pseudoEntries() const {
+    return std::span<const Entry>(entries_).first(pseudo_count_);
+  }
   // The entries after the pseudo-headers, names in any case.
   std::span<const Entry> regularEntriesAnyCase() const {
     return std::span<const Entry>(entries_).subspan(pseudo_count_);
@@ -187,7 +189,7 @@ class HeaderMap {
   void recountPseudo();
 
   std::vector<Entry> entries_;
-  size_t pseudo_count_ = 0;  // entries_ starts with this many pseudo-headers
+  size_t pseudo_count_ = 0;     // entries_ starts with this many pseudo-headers
   std::vector<Chunk> chunks_;   // the last one is being filled
   char* chunk_next_ = nullptr;  // its free part
   size_t chunk_free_ = 0;

@@ -42,7 +42,8 @@ class BodyWriter final : public http::BodySink {
     if (trailers_allowed_) {
       for (const auto& t : trailers) {
         // Fields that frame or route a message have no business in trailers.
-        if (http::isHopByHop(t.name) || http::equalsLower(t.name, "content-length") || http::equalsLower(t.name, "host")) {
+        if (http::isHopByHop(t.name) || http::equalsLower(t.name, "content-length") ||
+            http::equalsLower(t.name, "host")) {
           continue;
         }
         write(t.name);

@@ -21,7 +21,8 @@ class ChainBodySink final : public http::BodySink {
     if (trailers.empty()) return;
     trailers_ = std::make_unique<filters::HeaderMap>();
     for (const auto& t : trailers) {
-      if (http::isHopByHop(t.name) || http::equalsLower(t.name, "content-length") || http::equalsLower(t.name, "host")) {
+      if (http::isHopByHop(t.name) || http::equalsLower(t.name, "content-length") ||
+          http::equalsLower(t.name, "host")) {
         continue;
       }
       trailers_->add(t.name, t.value);

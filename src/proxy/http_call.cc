@@ -26,7 +26,8 @@ bool allOf(std::string_view s, uint8_t cls) {
 // script's copy of them would contradict what we send (or smuggle a second
 // request), so they never pass.
 bool managedHeader(std::string_view name) {
-  return http::isHopByHop(name) || http::equalsLower(name, "content-length") || http::equalsLower(name, "host");
+  return http::isHopByHop(name) || http::equalsLower(name, "content-length") ||
+         http::equalsLower(name, "host");
 }
 
 bool methodHasBody(std::string_view method) {

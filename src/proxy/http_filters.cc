@@ -149,9 +149,10 @@ bool HttpConnection::startFilters() {
   // head_.headers after this (the map took them).
   const filters::HeaderMap::Entry pseudo[] = {
       {":authority", head_.host}, {":method", head_.method}, {":path", head_.target}, {":scheme", "http"}};
-  const std::string_view block = head_consumed_ ? std::string_view() : in_.readable().substr(0, head_.head_bytes);
-  chain->requestHeaderStorage().takeHead(block, head_.headers, std::span(pseudo).subspan(head_.host.empty() ? 1 : 0),
-                                         isFramingOrHost);
+  const std::string_view block =
+      head_consumed_ ? std::string_view() : in_.readable().substr(0, head_.head_bytes);
+  chain->requestHeaderStorage().takeHead(
+      block, head_.headers, std::span(pseudo).subspan(head_.host.empty() ? 1 : 0), isFramingOrHost);
 
   if (!stream_info_) {
     // Once per connection: addresses do not change between its requests, and
@@ -313,11 +314,9 @@ void HttpConnection::startFilteredResponse() {
   // digits are the status, already in the copy the map makes.
   const filters::HeaderMap::Entry pseudo[] = {{":status", head.size() >= 12 ? head.substr(9, 3) : "000"}};
   // Nothing reads resp_head_.headers after this (the map took them).
-  chain_->responseHeaderStorage().takeHead(
-      head, resp_head_.headers, pseudo,
-      [](std::string_view name) {
-        return name.size() == 17 && http::equalsLower(name, "transfer-encoding");  // framing is pier's business
-      });
+  chain_->responseHeaderStorage().takeHead(head, resp_head_.headers, pseudo, [](std::string_view name) {
+    return name.size() == 17 && http::equalsLower(name, "transfer-encoding");  // framing is pier's business
+  });
   if (resp_reason_ != resp_head_.reason) resp_reason_.assign(resp_head_.reason);
   const bool end = resp_head_.body == http::BodyKind::kNone;
   upstream_->in().consume(resp_head_.head_bytes);
@@ -350,7 +349,8 @@ void HttpConnection::onResponseHeadersOut(filters::HeaderMap& headers, bool end_
   if (const std::string_view* s = facts.status) {
     // Three digits, 200..999 (a filter may not turn a response into a 1xx).
     const auto digit = [](char c) { return static_cast<unsigned>(c - '0'); };
-    if (s->size() == 3 && digit((*s)[0]) <= 9 && digit((*s)[1]) <= 9 && digit((*s)[2]) <= 9 && (*s)[0] >= '2') {
+    if (s->size() == 3 && digit((*s)[0]) <= 9 && digit((*s)[1]) <= 9 && digit((*s)[2]) <= 9 &&
+        (*s)[0] >= '2') {
       rh.status = static_cast<int>(digit((*s)[0]) * 100 + digit((*s)[1]) * 10 + digit((*s)[2]));
     }
   }
@@ -405,8 +405,14 @@ void HttpConnection::onResponseHeadersOut(filters::HeaderMap& headers, bool end_
   if (!req_body_done_) {
     close_after_response_ = true;  // see writeResponseHead()
   }
-  DownstreamResponse dr{&rh, route_, framing, close_after_response_, http10, request_id_,
-                        listener_->config->forwarding.request_id_header, headers.regularEntriesAnyCase()};
+  DownstreamResponse dr{&rh,
+                        route_,
+                        framing,
+                        close_after_response_,
+                        http10,
+                        request_id_,
+                        listener_->config->forwarding.request_id_header,
+                        headers.regularEntriesAnyCase()};
   writeDownstreamResponseHead(out_, dr);
   if (end_stream) {
     finishRequest();

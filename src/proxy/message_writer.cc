@@ -92,7 +92,9 @@ void writeHeaderLine(char* p, std::string_view name, std::string_view value) {
   p[1] = '\n';
 }
 
-size_t headerLineSize(std::string_view name, std::string_view value) { return name.size() + value.size() + 4; }
+size_t headerLineSize(std::string_view name, std::string_view value) {
+  return name.size() + value.size() + 4;
+}
 
 // Every forwarded header passes here: room is made once per line, not once
 // per piece.
@@ -195,7 +197,8 @@ void writeUpstreamRequestHead(std::string& out, const UpstreamRequest& r) {
 
 void writeDownstreamResponseHead(Buffer& out, const DownstreamResponse& r) {
   const auto& head = *r.head;
-  const std::span<const http::Header> headers = r.headers ? *r.headers : std::span<const http::Header>(head.headers);
+  const std::span<const http::Header> headers =
+      r.headers ? *r.headers : std::span<const http::Header>(head.headers);
   const config::Route* route = r.route;
   auto reason = head.reason.empty() ? http::reasonPhrase(head.status) : head.reason;
   // "HTTP/1.1 200 OK\r\n": statuses are 100..999, three digits.
@@ -237,7 +240,8 @@ void writeDownstreamResponseHead(Buffer& out, const DownstreamResponse& r) {
       appendHeader(out, a.name, a.value);
     }
   }
-  if (!r.request_id.empty() && !r.request_id_header.empty() && http::findHeader(headers, r.request_id_header) == nullptr &&
+  if (!r.request_id.empty() && !r.request_id_header.empty() &&
+      http::findHeader(headers, r.request_id_header) == nullptr &&
       !(route != nullptr && replacedBy(route->response_headers_to_add, r.request_id_header))) {
     appendHeader(out, r.request_id_header, r.request_id);
   }

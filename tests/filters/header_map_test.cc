@@ -363,8 +363,9 @@ TEST(HeaderMap, LookupsIgnoreTheCaseOfNamesFromABlock) {
   std::string head = "Content-Type: text/html\r\nX-A: 1\r\nx-a: 2\r\n";
   const std::string_view v(head);
   HeaderMap h;
-  std::vector<http::Header> parsed = {
-      {v.substr(0, 12), v.substr(14, 9)}, {v.substr(25, 3), v.substr(30, 1)}, {v.substr(33, 3), v.substr(38, 1)}};
+  std::vector<http::Header> parsed = {{v.substr(0, 12), v.substr(14, 9)},
+                                      {v.substr(25, 3), v.substr(30, 1)},
+                                      {v.substr(33, 3), v.substr(38, 1)}};
   h.takeHead(v, parsed, {}, [](std::string_view) { return false; });
   ASSERT_NE(h.getFirst("content-type"), nullptr);
   EXPECT_EQ(*h.getFirst("content-type"), "text/html");
@@ -469,7 +470,7 @@ TEST(HeaderMap, RegularEntriesSkipOnlyThePseudoHeaders) {
 TEST(HeaderMap, PseudoEntriesFollowAddsRemovesReplacesCopiesAndMoves) {
   HeaderMap h;
   h.add("a", "1");
-  h.add(":path", "/");     // goes in front of "a"
+  h.add(":path", "/");      // goes in front of "a"
   h.add(":method", "GET");  // and after ":path"
   ASSERT_EQ(h.pseudoEntries().size(), 2U);
   EXPECT_EQ(h.pseudoEntries()[1].name, ":method");
