@@ -194,42 +194,49 @@ inline void lowerInPlace(char* p, size_t n) {
   }
 }
 
+namespace detail {
+// Whether n bytes at p and q match by Same::equal<Word>, a whole word at a
+// time; the last word overlaps the one before (both comparisons below judge
+// each byte on its own), so no byte loop is needed for the tail.
+template <typename Same>
+inline bool sameBytes(const char* p, const char* q, size_t n) {
+  if (n >= 8) {
+    for (size_t i = 0; i + 8 <= n; i += 8) {
+      if (!Same::template equal<uint64_t>(p + i, q + i)) return false;
+    }
+    return Same::template equal<uint64_t>(p + n - 8, q + n - 8);
+  }
+  if (n >= 4) {
+    return Same::template equal<uint32_t>(p, q) && Same::template equal<uint32_t>(p + n - 4, q + n - 4);
+  }
+  for (size_t i = 0; i < n; ++i) {
+    if (!Same::template equal<uint8_t>(p + i, q + i)) return false;
+  }
+  return true;
+}
+
+// Equal where `lower` allows a case difference: only at its letters.
+struct SameAsLower {
+  template <typename Word>
+  static bool equal(const char* text, const char* lower) {
+    constexpr Word kOnes = static_cast<Word>(0x0101010101010101ull);
+    Word x;
+    Word y;
+    std::memcpy(&x, text, sizeof x);
+    std::memcpy(&y, lower, sizeof y);
+    // 0x20 where `lower` has a letter (letters are the bytes with 0x40 set).
+    const Word case_bit = static_cast<Word>((y & (0x40 * kOnes)) >> 1);
+    return static_cast<Word>(x | case_bit) == y;
+  }
+};
+}  // namespace detail
+
 // iequals() against `lower`, which holds only lower-case letters and bytes
 // below 0x40 (digits, '-', ...), e.g. a header name literal: exact for any
 // `text`, and a few instructions a word, as only `lower` decides where case
 // may differ.
-namespace detail {
-template <typename Word>
-inline bool sameWordLower(const char* text, const char* lower) {
-  constexpr Word kOnes = static_cast<Word>(0x0101010101010101ull);
-  Word x;
-  Word y;
-  std::memcpy(&x, text, sizeof x);
-  std::memcpy(&y, lower, sizeof y);
-  // 0x20 where `lower` has a letter (letters are the bytes with 0x40 set).
-  const Word case_bit = static_cast<Word>((y & (0x40 * kOnes)) >> 1);
-  return static_cast<Word>(x | case_bit) == y;
-}
-}  // namespace detail
-
 inline bool equalsLower(std::string_view text, std::string_view lower) {
-  const size_t n = text.size();
-  if (n != lower.size()) return false;
-  const char* p = text.data();
-  const char* q = lower.data();
-  if (n >= 8) {
-    for (size_t i = 0; i + 8 <= n; i += 8) {
-      if (!detail::sameWordLower<uint64_t>(p + i, q + i)) return false;
-    }
-    return detail::sameWordLower<uint64_t>(p + n - 8, q + n - 8);
-  }
-  if (n >= 4) {
-    return detail::sameWordLower<uint32_t>(p, q) && detail::sameWordLower<uint32_t>(p + n - 4, q + n - 4);
-  }
-  for (size_t i = 0; i < n; ++i) {
-    if (!detail::sameWordLower<uint8_t>(p + i, q + i)) return false;
-  }
-  return true;
+  return text.size() == lower.size() && detail::sameBytes<detail::SameAsLower>(text.data(), lower.data(), text.size());
 }
 // True for hop-by-hop headers (RFC 9110 7.6.1) that a proxy must not forward.
 bool isHopByHop(std::string_view name);

@@ -10,42 +10,22 @@ namespace pier::http {
 
 namespace {
 
-template <typename Word>
-[[gnu::always_inline]] inline Word load(const char* p) {
-  Word x;
-  std::memcpy(&x, p, sizeof x);
-  return x;
-}
-
-template <typename Word>
-[[gnu::always_inline]] inline bool sameWord(const char* a, const char* b) {
-  const Word x = load<Word>(a);
-  const Word y = load<Word>(b);
-  return x == y || detail::foldWord(x) == detail::foldWord(y);
-}
-
-char lowerByte(char c) { return static_cast<char>(detail::foldWord<uint8_t>(static_cast<uint8_t>(c))); }
+// Equal after folding case (letters only).
+struct SameFolded {
+  template <typename Word>
+  static bool equal(const char* a, const char* b) {
+    Word x;
+    Word y;
+    std::memcpy(&x, a, sizeof x);
+    std::memcpy(&y, b, sizeof y);
+    return x == y || detail::foldWord(x) == detail::foldWord(y);
+  }
+};
 
 }  // namespace
 
-// Whole words; the last one overlaps the one before, so no byte loop is
-// needed for the tail (folding is idempotent).
 bool iequals(std::string_view a, std::string_view b) {
-  const size_t n = a.size();
-  if (n != b.size()) return false;
-  const char* p = a.data();
-  const char* q = b.data();
-  if (n >= 8) {
-    for (size_t i = 0; i + 8 <= n; i += 8) {
-      if (!sameWord<uint64_t>(p + i, q + i)) return false;
-    }
-    return sameWord<uint64_t>(p + n - 8, q + n - 8);
-  }
-  if (n >= 4) return sameWord<uint32_t>(p, q) && sameWord<uint32_t>(p + n - 4, q + n - 4);
-  for (size_t i = 0; i < n; ++i) {
-    if (lowerByte(p[i]) != lowerByte(q[i])) return false;
-  }
-  return true;
+  return a.size() == b.size() && detail::sameBytes<SameFolded>(a.data(), b.data(), a.size());
 }
 
 bool isHopByHop(std::string_view name) {
