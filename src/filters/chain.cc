@@ -217,7 +217,6 @@ void FilterChain::enterHeaders(Direction& d, bool end) {
   if (destroyed_) return;
   Running running(*this);
   if (d.response) response_entered_ = true;
-  fitSlots(d);  // a recycled chain may have had more filters
   d.headers_only = end;
   runHeaders(d, 0);
 }

@@ -149,7 +149,7 @@ class FilterChain final : public event::Deletable {
     bool headers_out = false;
     uint64_t held_bytes = 0;
     // By position in this direction's order; kept (reset) for the next
-    // stream, and fitted to its filters when headers enter (fitSlots).
+    // stream, and fitted to its filters as they are added (fitSlots).
     std::vector<Slot> slots;
     std::string spare;        // a data buffer to reuse (no allocation per chunk)
   };

@@ -10,13 +10,6 @@ namespace {
 
 bool sameName(std::string_view stored, std::string_view name) { return http::iequals(stored, name); }
 
-bool hasUpper(std::string_view name) {
-  for (const char c : name) {
-    if (c >= 'A' && c <= 'Z') return true;
-  }
-  return false;
-}
-
 bool isPseudo(const HeaderMap::Entry& e) { return !e.name.empty() && e.name.front() == ':'; }
 
 constexpr size_t kFirstChunk = 512;
@@ -117,14 +110,6 @@ std::string_view HeaderMap::store(std::string_view bytes) {
   return {p, bytes.size()};
 }
 
-std::string_view HeaderMap::storeLowered(std::string_view name) {
-  if (name.empty()) return {};
-  char* p = allocate(name.size());
-  std::memcpy(p, name.data(), name.size());
-  http::lowerInPlace(p, name.size());
-  return {p, name.size()};
-}
-
 void HeaderMap::compactIfWasteful() {
   if (arena_bytes_ < kCompactFloor) return;
   size_t live = 0;
@@ -155,11 +140,9 @@ void HeaderMap::clearFilled() {
 
 void HeaderMap::lowerNames() const {
   for (const auto& e : entries_) {
-    // Only names that came with a head are not lower case already, and
-    // those lie in memory the map owns (its copy of the head, or a chunk).
-    // Names that are lower case are never written: a pseudo-header's may be
-    // a literal.
-    if (e.name.empty() || e.name.front() == ':' || !hasUpper(e.name)) continue;
+    // Regular names all lie in memory the map owns (its copy of the head,
+    // or a chunk); a pseudo-header's may be a literal, and is lower case.
+    if (e.name.empty() || e.name.front() == ':') continue;
     http::lowerInPlace(const_cast<char*>(e.name.data()), e.name.size());
   }
   names_lowered_ = true;
@@ -200,17 +183,6 @@ void HeaderMap::adoptBlock(std::string_view block) {
     std::memcpy(block_copy_, block.data(), block.size());
   }
   block_ = block;
-}
-
-void HeaderMap::addFromBlock(std::string_view name, std::string_view value) {
-  std::string_view stored_name;
-  if (const size_t offset = blockOffset(name); offset != std::string_view::npos && !name.empty()) {
-    stored_name = {block_copy_ + offset, name.size()};
-    names_lowered_ = false;
-  } else {
-    stored_name = storeLowered(name);
-  }
-  append(stored_name, blockOrCopy(value));
 }
 
 std::optional<std::string> HeaderMap::get(std::string_view name) const {

@@ -8,7 +8,7 @@
 //
 // Names and values live in the map's own arena: a few chunks that only grow
 // until clear(). Filling a map is then a copy into the arena per header (or
-// one copy of a whole parsed head, see adoptBlock()), not a string per name
+// one copy of a whole parsed head, see takeHead()), not a string per name
 // and value. Views from entries() and the lookups stay valid until the map
 // next changes.
 #include <cstddef>
@@ -52,20 +52,6 @@ class HeaderMap {
   // added when absent.
   void replace(std::string_view name, std::string_view value);
 
-  // Filling from a parsed message head: `block` (the head's bytes) is copied
-  // into the arena once, and addFromBlock() then adds names and values that
-  // lie inside `block` as views of that copy, so each header costs no copy
-  // of its own. Their names keep the case they came with until entries()
-  // first lowers them (the writers send them as received). Views outside
-  // `block` are copied as by add(). The block copy lives until clear().
-  void adoptBlock(std::string_view block);
-  void addFromBlock(std::string_view name, std::string_view value);
-  // A header whose name is a lower-case string literal (a pseudo-header the
-  // proxy fills in): the name is not copied.
-  template <size_t N>
-  void addFromBlock(const char (&lower_name)[N], std::string_view value) {
-    append(std::string_view(lower_name, N - 1), blockOrCopy(value));
-  }
   // Fills an empty map from a parsed message head at the cost of one copy of
   // its bytes: `block` (the head) is copied into the arena, and `parsed`
   // (views into `block`) becomes the map's entry list, its views pointed at
@@ -146,12 +132,13 @@ class HeaderMap {
   }
   char* allocateChunk(size_t n);
   void clearFilled();
-  // Lower-cases the names that came with a parsed head, in the map's own
-  // copy of it. Not a change a reader could see (names compare without
+  // Copies `block` (a parsed head's bytes) into the arena, for blockOrCopy().
+  void adoptBlock(std::string_view block);
+  // Lower-cases the names that came with a parsed head (in the map's own
+  // copy of it, or copied into a chunk). Not a change a reader could see (names compare without
   // case), so version() stays.
   void lowerNames() const;
   std::string_view store(std::string_view bytes);
-  std::string_view storeLowered(std::string_view name);
   // Offset of `view` in the adopted block, or npos when it is not inside.
   size_t blockOffset(std::string_view view) const {
     const size_t offset = static_cast<size_t>(reinterpret_cast<uintptr_t>(view.data()) -

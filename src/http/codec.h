@@ -66,6 +66,7 @@ struct RequestHead {
 struct ResponseHead {
   Version version = Version::kHttp11;
   int status = 0;
+  std::string_view status_digits;  // the status as received (three digits)
   std::string_view reason;
   std::vector<Header> headers;
   BodyKind body = BodyKind::kNone;

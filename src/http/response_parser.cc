@@ -35,6 +35,7 @@ bool parseStatusLine(std::string_view line, ResponseHead& out, ParseFailure& f) 
   }
   if (status < 100) return fail(f, kBad, "invalid status code");
   out.status = status;
+  out.status_digits = line.substr(9, 3);
   out.reason = {};
   if (line.size() > 12) {
     if (line[12] != ' ') return fail(f, kBad, "invalid status-line");

@@ -310,9 +310,8 @@ void HttpConnection::onRequestTrailersOut(filters::HeaderMap& trailers) {
 
 void HttpConnection::startFilteredResponse() {
   const std::string_view head = upstream_->in().readable().substr(0, resp_head_.head_bytes);
-  // The parsed status line starts the head ("HTTP/1.1 200 OK"): its three
-  // digits are the status, already in the copy the map makes.
-  const filters::HeaderMap::Entry pseudo[] = {{":status", head.size() >= 12 ? head.substr(9, 3) : "000"}};
+  // The status as received lies in the head: the map's copy of it serves.
+  const filters::HeaderMap::Entry pseudo[] = {{":status", resp_head_.status_digits}};
   // Nothing reads resp_head_.headers after this (the map took them).
   chain_->responseHeaderStorage().takeHead(head, resp_head_.headers, pseudo, [](std::string_view name) {
     return name.size() == 17 && http::equalsLower(name, "transfer-encoding");  // framing is pier's business

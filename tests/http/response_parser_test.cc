@@ -48,6 +48,8 @@ TEST(ResponseParser, ParsesStatusLineAndHeaders) {
   ASSERT_EQ(parseOnce(raw, head).status, ParseStatus::kComplete);
   EXPECT_EQ(head.version, Version::kHttp11);
   EXPECT_EQ(head.status, 404);
+  EXPECT_EQ(head.status_digits, "404");
+  EXPECT_EQ(head.status_digits.data(), raw.data() + 9);  // a view of the bytes parsed
   EXPECT_EQ(head.reason, "Not Found");
   ASSERT_EQ(head.headers.size(), 2u);
   EXPECT_EQ(head.headers[1].value, "x");
