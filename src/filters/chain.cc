@@ -134,6 +134,16 @@ void FilterChain::reset(uint64_t buffer_limit) {
   response_entered_ = false;
 }
 
+void FilterChain::restart(uint64_t buffer_limit) {
+  request_.reset();
+  response_.reset();
+  buffer_limit_ = buffer_limit;
+  destroyed_ = false;
+  response_entered_ = false;
+  // Recycling may have cleared what a filter knew of the chain.
+  for (size_t i = 0; i < filters_.size(); ++i) filters_[i]->setCallbacks(*callbacks_[i]);
+}
+
 void FilterChain::releaseFilters(event::Loop& loop) {
   dropSpares();
   if (depth_ > 0) {

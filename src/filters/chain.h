@@ -59,10 +59,25 @@ class FilterChain final : public event::Deletable {
   // keeping its storage (slots, header maps) instead of allocating it again.
   bool reusable() const { return destroyed_ && depth_ == 0; }
   void reset(uint64_t buffer_limit);
-  // After destroy(): with no chain call on the stack the filters become
-  // spares, offered to their factories for the next stream (takeSpare);
-  // otherwise (one of them may be on the stack) they are deleted through
-  // `loop`.
+  // An ended chain keeps its filters until releaseFilters(). When they are
+  // exactly the filters `factories` make, in order, the next stream may
+  // recycle each where it is (filter()) and restart() the chain with them:
+  // no filter moves, and none is added again.
+  template <typename Factories>
+  bool madeByAll(const Factories& factories) const {
+    if (origins_.size() != factories.size() || spares_.size() != 0) return false;
+    for (size_t i = 0; i < origins_.size(); ++i) {
+      if (origins_[i] != factories[i].get()) return false;
+    }
+    return true;
+  }
+  HttpFilter& filter(size_t index) { return *filters_[index]; }
+  // Like reset(), keeping the filters (each recycled by the caller).
+  void restart(uint64_t buffer_limit);
+  // After destroy(), when the filters are not restarted in place: with no
+  // chain call on the stack they become spares, offered to their factories
+  // for the next stream (takeSpare); otherwise (one of them may be on the
+  // stack) they are deleted through `loop`.
   void releaseFilters(event::Loop& loop);
   // The spare `origin` made, if any (each is taken at most once).
   std::unique_ptr<HttpFilter> takeSpare(const FilterFactory* origin);

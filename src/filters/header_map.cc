@@ -5,6 +5,8 @@
 #include <cstring>
 #include <utility>
 
+#include "src/common/short_copy.h"
+
 namespace pier::filters {
 namespace {
 
@@ -168,10 +170,10 @@ void HeaderMap::add(std::string_view name, std::string_view value) {
   const size_t total = n + value.size();
   char* p = total != 0 ? allocate(total) : nullptr;
   if (n != 0) {
-    std::memcpy(p, name.data(), n);
+    copyShort(p, name.data(), n);
     http::lowerInPlace(p, n);
   }
-  if (!value.empty()) std::memcpy(p + n, value.data(), value.size());
+  copyShort(p + n, value.data(), value.size());
   append(std::string_view(p, n), std::string_view(p + n, value.size()));
   if (arena_bytes_ >= kCompactFloor) compactIfWasteful();
 }

@@ -52,30 +52,29 @@ class HeaderMap {
   // added when absent.
   void replace(std::string_view name, std::string_view value);
 
-  // Fills an empty map from a parsed message head at the cost of one copy of
-  // its bytes: `block` (the head) is copied into the arena, and `parsed`
-  // (views into `block`) becomes the map's entry list, its views pointed at
-  // that copy. The two vectors are swapped, so `parsed` comes back empty
-  // with storage to reuse and no entry is built one by one. Headers that
-  // `skip(name)` refuses are left out; `pseudo` (lower-case literal names)
-  // go in front. Views outside `block` are copied.
+  // Fills the map from a parsed message head at the cost of one copy of its
+  // bytes: `block` (the head) is copied into the arena, and each header of
+  // `parsed` (views into `block`) becomes an entry pointing at that copy, in
+  // one pass into storage the map kept from its last message (an insert of
+  // the pseudo-headers in front would cost more than the pass). `parsed` is
+  // cleared; its storage stays for the parser. Headers that `skip(name)`
+  // refuses are left out; `pseudo` (lower-case literal names) go in front.
+  // Views outside `block` are copied.
   template <typename Skip>
   void takeHead(std::string_view block, std::vector<http::Header>& parsed, std::span<const Entry> pseudo,
                 Skip skip) {
     if (!entries_.empty() || arena_bytes_ != 0) clear();
     ++version_;
     adoptBlock(block);
-    entries_.swap(parsed);
-    parsed.clear();
-    size_t kept = 0;
-    for (size_t i = 0; i < entries_.size(); ++i) {
-      const Entry h = entries_[i];
+    entries_.resize(pseudo.size() + parsed.size());
+    Entry* out = entries_.data();
+    for (const Entry& p : pseudo) *out++ = Entry{p.name, blockOrCopy(p.value)};
+    for (const Entry& h : parsed) {
       if (skip(h.name)) continue;
-      entries_[kept++] = Entry{blockOrCopy(h.name), blockOrCopy(h.value)};
+      *out++ = Entry{blockOrCopy(h.name), blockOrCopy(h.value)};
     }
-    entries_.resize(kept);
-    entries_.insert(entries_.begin(), pseudo.begin(), pseudo.end());
-    for (size_t i = 0; i < pseudo.size(); ++i) entries_[i].value = blockOrCopy(entries_[i].value);
+    entries_.resize(static_cast<size_t>(out - entries_.data()));
+    parsed.clear();
     pseudo_count_ = pseudo.size();
     names_lowered_ = false;
   }

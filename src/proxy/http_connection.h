@@ -94,7 +94,13 @@ class HttpConnection final : public event::IoHandler,
   void feedResponseBody(std::string& data, bool done, std::unique_ptr<filters::HeaderMap> trailers);
   void endFilters();
   void sendPendingContinue();
-  filters::FilterChain& acquireChain();
+  // The chain for a new stream: the last stream's when it may be reused,
+  // restarted with its filters (`keep_filters`, all recycled) or emptied.
+  filters::FilterChain& acquireChain(bool keep_filters);
+  // Recycles the ended spare chain's filters in place for route_, when it
+  // holds exactly the listener's filters; false: they must be offered one
+  // by one (some may already have been recycled, and are then refused).
+  bool recycleInPlace(filters::FilterChain& chain, filters::WorkerCache& cache);
   // Views of a filter map's regular headers for the HTTP/1 writers, in a
   // vector reused by every message of the connection.
   std::vector<http::Header>& regularHeaderViews(const filters::HeaderMap& headers);

@@ -1,7 +1,6 @@
 // The filter half of HttpConnection: starting a stream's filter chain, feeding
 // it the request and response, and turning what leaves the chain back into
 // HTTP/1 (the upstream request, the downstream response, local replies).
-#include <charconv>
 #include <cstring>
 
 #include <fmt/format.h>
@@ -18,11 +17,20 @@
 namespace pier::proxy {
 namespace {
 
+// Decimal digits only, as from_chars reads them, without its set-up cost
+// (a response's content-length passes here on every filtered request).
 std::optional<uint64_t> parseLength(const std::string_view* v) {
   if (v == nullptr || v->empty()) return std::nullopt;
   uint64_t n = 0;
-  auto [end, ec] = std::from_chars(v->data(), v->data() + v->size(), n);
-  if (ec != std::errc{} || end != v->data() + v->size()) return std::nullopt;
+  // Up to 19 digits cannot overflow: the check per digit is needed only
+  // beyond (leading zeros, or a length no body has).
+  constexpr size_t kSafeDigits = 19;
+  for (size_t i = 0; i < v->size(); ++i) {
+    const auto d = static_cast<uint64_t>(static_cast<unsigned char>((*v)[i]) - '0');
+    if (d > 9) return std::nullopt;
+    if (i >= kSafeDigits && n > (UINT64_MAX - d) / 10) return std::nullopt;
+    n = n * 10 + d;
+  }
   return n;
 }
 
@@ -110,11 +118,15 @@ std::vector<http::Header>& HttpConnection::regularHeaderViews(const filters::Hea
   return header_views_;
 }
 
-filters::FilterChain& HttpConnection::acquireChain() {
+filters::FilterChain& HttpConnection::acquireChain(bool keep_filters) {
   const uint64_t limit = listener_->config->limits.filter_buffer_bytes;
   if (spare_chain_ && spare_chain_->reusable()) {
     chain_ = std::move(spare_chain_);
-    chain_->reset(limit);
+    if (keep_filters) {
+      chain_->restart(limit);
+    } else {
+      chain_->reset(limit);
+    }
   } else {
     // The last stream's chain is still on the stack (a pipelined request
     // started from inside it): it goes later, this stream gets a new one.
@@ -125,21 +137,40 @@ filters::FilterChain& HttpConnection::acquireChain() {
   return *chain_;
 }
 
+bool HttpConnection::recycleInPlace(filters::FilterChain& chain, filters::WorkerCache& cache) {
+  const auto& factories = listener_->filter_factories;
+  if (!chain.madeByAll(factories)) return false;
+  for (size_t i = 0; i < factories.size(); ++i) {
+    if (!factories[i]->recycle(chain.filter(i), cache, route_)) return false;
+  }
+  return true;
+}
+
 bool HttpConnection::startFilters() {
   endFilters();  // normally ended with the last request already
   filters::FilterChain* chain = nullptr;
-  // The last stream's filters, offered back to their factories.
-  if (spare_chain_ && spare_chain_->reusable() && spare_chain_->hasSpares()) chain = &acquireChain();
   filters::WorkerCache& cache = worker_.filterCache();
-  for (const auto& factory : listener_->filter_factories) {
-    std::unique_ptr<filters::HttpFilter> filter = chain != nullptr ? chain->takeSpare(factory.get()) : nullptr;
-    if (filter != nullptr && !factory->recycle(*filter, cache, route_)) filter.reset();
-    if (filter == nullptr) filter = factory->create(cache, route_);
-    if (filter == nullptr) continue;
-    if (chain == nullptr) chain = &acquireChain();
-    chain->add(std::move(filter), factory.get());
+  if (spare_chain_ && spare_chain_->reusable()) {
+    // Usually the same filters serve the connection's next stream as they are.
+    if (spare_chain_->size() != 0 && recycleInPlace(*spare_chain_, cache)) {
+      chain = &acquireChain(true);
+    } else {
+      // Otherwise its filters are offered back to their factories.
+      spare_chain_->releaseFilters(worker_.loop());
+      if (spare_chain_->hasSpares()) chain = &acquireChain(false);
+    }
   }
-  if (chain != nullptr) chain->dropSpares();
+  if (chain == nullptr || chain->size() == 0) {
+    for (const auto& factory : listener_->filter_factories) {
+      std::unique_ptr<filters::HttpFilter> filter = chain != nullptr ? chain->takeSpare(factory.get()) : nullptr;
+      if (filter != nullptr && !factory->recycle(*filter, cache, route_)) filter.reset();
+      if (filter == nullptr) filter = factory->create(cache, route_);
+      if (filter == nullptr) continue;
+      if (chain == nullptr) chain = &acquireChain(false);
+      chain->add(std::move(filter), factory.get());
+    }
+    if (chain != nullptr) chain->dropSpares();
+  }
   if (chain == nullptr || chain->size() == 0) {
     if (chain != nullptr) endFilters();
     return false;  // every filter is disabled on this route: the plain path, at no cost
@@ -199,9 +230,9 @@ void HttpConnection::sendPendingContinue() {
 void HttpConnection::endFilters() {
   if (!chain_) return;
   chain_->destroy();
-  chain_->releaseFilters(worker_.loop());
-  // Kept for the next stream; while the chain's own calls are still on the
-  // stack (the response ended from inside it) it stays untouched.
+  // Kept, with its filters, for the next stream (see startFilters()); while
+  // the chain's own calls are still on the stack (the response ended from
+  // inside it) it stays untouched.
   if (spare_chain_) worker_.loop().deferDelete(std::move(spare_chain_));
   spare_chain_ = std::move(chain_);
 }

@@ -7,6 +7,7 @@
 #include <cstring>
 #include <vector>
 
+#include "src/common/short_copy.h"
 #include "src/http/field_lines.h"
 
 namespace pier::proxy {
@@ -81,12 +82,12 @@ bool replacedBy(const std::vector<config::HeaderToAdd>& adds, std::string_view n
 
 // "name: value\r\n" at `p`, which has room for headerLineSize() bytes.
 void writeHeaderLine(char* p, std::string_view name, std::string_view value) {
-  if (!name.empty()) std::memcpy(p, name.data(), name.size());
+  copyShort(p, name.data(), name.size());
   p += name.size();
   p[0] = ':';
   p[1] = ' ';
   p += 2;
-  if (!value.empty()) std::memcpy(p, value.data(), value.size());
+  copyShort(p, value.data(), value.size());
   p += value.size();
   p[0] = '\r';
   p[1] = '\n';

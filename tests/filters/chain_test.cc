@@ -910,6 +910,62 @@ TEST_F(ChainReuseTest, SparesKeepTheirOwnerAliveUntilTheyGo) {
   EXPECT_EQ(second.use_count(), 2);
 }
 
+// A chain ended with destroy() alone keeps its filters where they are; the
+// next stream may run them again after restart(), when they are exactly
+// what the listener's factories make.
+TEST_F(ChainReuseTest, RestartRunsTheSameFiltersAgainWithTheirCallbacksSet) {
+  std::vector<std::unique_ptr<FilterFactory>> factories;
+  factories.push_back(std::make_unique<NamedFactory>());
+  factories.push_back(std::make_unique<NamedFactory>());
+  auto& c = makeChain();
+  bool a_gone = false;
+  auto a = std::make_unique<ScriptedFilter>("a", log);
+  a->deleted = &a_gone;
+  ScriptedFilter* a_raw = a.get();
+  c.add(std::move(a), factories[0].get());
+  c.add(std::make_unique<ScriptedFilter>("b", log), factories[1].get());
+  c.requestHeaders(headers(), true);
+  c.responseHeaders(headers(), true);
+  c.destroy();
+  ASSERT_TRUE(c.reusable());
+  EXPECT_TRUE(c.madeByAll(factories));
+  EXPECT_EQ(&c.filter(0), a_raw);
+  a_raw->callbacks = nullptr;  // what a recycled filter may forget
+  c.restart(1 << 20);
+  log.clear();
+  EXPECT_FALSE(c.destroyed());
+  EXPECT_FALSE(c.responseEntered());
+  EXPECT_EQ(c.size(), 2U);
+  EXPECT_NE(a_raw->callbacks, nullptr);
+  c.requestHeaderStorage().add(":method", "GET");
+  c.requestHeaders(true);
+  c.responseHeaderStorage().add(":status", "204");
+  c.responseHeaders(true);
+  EXPECT_EQ(log, (Log{"a:reqh(end)", "b:reqh(end)", "out:reqh(end)", "b:resh(end)", "a:resh(end)",
+                      "out:resh(end)"}));
+  EXPECT_FALSE(a_gone);
+}
+
+TEST_F(ChainReuseTest, OnlyTheSameFactoriesInTheSameOrderMayRestartAChain) {
+  std::vector<std::unique_ptr<FilterFactory>> factories;
+  factories.push_back(std::make_unique<NamedFactory>());
+  factories.push_back(std::make_unique<NamedFactory>());
+  auto& c = makeChain();
+  c.add(std::make_unique<ScriptedFilter>("a", log), factories[0].get());
+  c.add(std::make_unique<ScriptedFilter>("b", log), factories[1].get());
+  c.requestHeaders(headers(), true);
+  c.destroy();
+  EXPECT_TRUE(c.madeByAll(factories));
+  std::swap(factories[0], factories[1]);
+  EXPECT_FALSE(c.madeByAll(factories));  // another order
+  std::swap(factories[0], factories[1]);
+  factories.push_back(std::make_unique<NamedFactory>());
+  EXPECT_FALSE(c.madeByAll(factories));  // one more filter on this route
+  factories.pop_back();
+  c.releaseFilters(loop);
+  EXPECT_FALSE(c.madeByAll(factories));  // released: they are spares now
+}
+
 TEST_F(ChainReuseTest, FiltersWithoutAnOriginAreNotKept) {
   auto& c = makeChain();
   bool gone = false;

@@ -393,7 +393,7 @@ TEST(HeaderMap, TakeHeadKeepsOrderPutsPseudoFirstSkipsWhatItIsToldAndCopiesViews
       {v.substr(0, 4), v.substr(6, 1)}, {v.substr(9, 1), v.substr(12, 1)}, {e.substr(0, 1), e.substr(1, 1)}};
   const HeaderMap::Entry pseudo[] = {{":method", method}, {":path", v.substr(6, 1)}};
   h.takeHead(v, parsed, pseudo, [](std::string_view name) { return name == "Host"; });
-  EXPECT_TRUE(parsed.empty());  // swapped for the map's old storage
+  EXPECT_TRUE(parsed.empty());  // cleared, its storage kept for the parser
   head.assign(head.size(), '#');
   method.assign("###");
   EXPECT_EQ(pairsOf(h), (Pairs{{":method", "GET"}, {":path", "h"}, {"a", "1"}, {"b", "2"}}));
