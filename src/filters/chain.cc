@@ -113,7 +113,8 @@ void FilterChain::Slot::reset() {
 }
 
 void FilterChain::Direction::reset() {
-  headers.clear();
+  // `headers` are not cleared here: every way in (requestHeaders(map), the
+  // header storage) replaces or empties them, and nothing reads them before.
   trailers.clear();
   headers_only = false;
   has_trailers = false;
