@@ -85,10 +85,6 @@ int fastHeadersGet(void* script, int self, const char* name, size_t name_len, co
 }
 
 // Runs once per state with: ffi, the handle's and the headers' method
-// tables, the table from handles to headers objects, the script and the C++
-// functions (light userdata). Each fast function tail-calls the classic one
-// when the C++ side declines, so its errors name the script's line.
-// Runs once per state with: ffi, the handle's and the headers' method
 // tables, the tables from objects to ids and from handles to headers
 // objects, the script and the C++ functions (light userdata). Each fast
 // function tail-calls the classic one when the C++ side declines, so its

@@ -519,6 +519,31 @@ end
     assert tokens(values(upstream(env, "/no-auth/x"), "x-ran")) == ["lua"]
 
 
+def test_one_connection_across_routes_runs_each_routes_own_script(res):
+    # A connection's next stream reuses the last one's filters where they
+    # stand when its route runs the same ones, and takes others (or none)
+    # when it does not: every request still gets exactly its route's script.
+    tag = """
+function envoy_on_request(request_handle)
+  request_handle:headers():add("x-ran", "%s")
+end
+"""
+    env = serve(res, None, filters=[lua_filter(tag % "auth", name="auth"), lua_filter(tag % "lua")], routes=[
+        route("/no-auth", filters={"auth": lua_override(disabled=True)}),
+        route("/none", filters={"auth": lua_override(disabled=True), "lua": lua_override(disabled=True)}),
+        route("/inline", filters={"lua": lua_override(
+            source_code="function envoy_on_request(h) h:headers():add('x-ran', 'inline') end")}),
+        route("/"),
+    ], workers=1)
+    visits = ["/x", "/x", "/no-auth/x", "/x", "/none/x", "/none/x", "/x", "/inline/x", "/inline/x", "/x"]
+    want = {"/x": ["auth", "lua"], "/no-auth/x": ["lua"], "/none/x": [], "/inline/x": ["auth", "inline"]}
+    with httpraw.Conn(env.port) as c:
+        for i, target in enumerate(visits):
+            r = c.request("GET", target)
+            assert r.status == 200, f"request {i} ({target})"
+            assert tokens(values(r.json(), "x-ran")) == want[target], f"request {i} ({target})"
+
+
 # ---- buffer limits -----------------------------------------------------------------------------------
 
 LIMITS = {"filter_buffer_bytes": 1024}
