@@ -230,7 +230,24 @@ struct SameAsLower {
     return static_cast<Word>(x | case_bit) == y;
   }
 };
+
+struct SameExactly {
+  template <typename Word>
+  static bool equal(const char* a, const char* b) {
+    Word x;
+    Word y;
+    std::memcpy(&x, a, sizeof x);
+    std::memcpy(&y, b, sizeof y);
+    return x == y;
+  }
+};
 }  // namespace detail
+
+// a == b without a call to memcmp: for the short texts compared on every
+// request (methods, reasons, names), the call costs more than the compare.
+inline bool sameText(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && detail::sameBytes<detail::SameExactly>(a.data(), b.data(), a.size());
+}
 
 // iequals() against `lower`, which holds only lower-case letters and bytes
 // below 0x40 (digits, '-', ...), e.g. a header name literal: exact for any

@@ -1,6 +1,7 @@
 #include "src/lua/fast_path.h"
 
 #include <cstddef>
+#include <cstdint>
 #include <string_view>
 
 #include "src/common/log.h"
@@ -31,15 +32,6 @@ StreamSide* ownHeadersSide(void* script_ptr, int self) {
 
 // The functions below are called from Lua through the FFI: they must not
 // raise Lua errors (no longjmp across an FFI frame) nor throw.
-
-int fastHandleHeaders(void* script_ptr, int self) noexcept {
-  auto& script = *static_cast<LuaScript*>(script_ptr);
-  const LuaScript::Thread* t = script.running();
-  if (t == nullptr || self != LuaScript::handleId(*t)) return kSlowPath;
-  const auto* side = static_cast<const StreamSide*>(script.live().find(t->handle->side));
-  if (side == nullptr || (side->headers == nullptr && side->headers_copy == nullptr)) return kSlowPath;
-  return kDone;
-}
 
 int fastHeadersAdd(void* script, int self, const char* name, size_t name_len, const char* value,
                    size_t value_len) noexcept {
@@ -86,15 +78,17 @@ int fastHeadersGet(void* script, int self, const char* name, size_t name_len, co
 
 // Runs once per state with: ffi, the handle's and the headers' method
 // tables, the tables from objects to ids and from handles to headers
-// objects, the script and the C++ functions (light userdata). Each fast
-// function tail-calls the classic one when the C++ side declines, so its
-// errors name the script's line.
+// objects, the script, the cell holding the id of the handle whose headers
+// the running hook may take (LuaScript::headersHandleIdCell) and the C++
+// functions (light userdata). headers() needs no C++: comparing ids is the
+// whole check. Each fast function tail-calls the classic one when the fast
+// check or the C++ side declines, so its errors name the script's line.
 constexpr std::string_view kInstallLua = R"lua(
 local ffi, handle_methods, headers_methods, id_of, headers_of,
-      p_script, p_headers, p_add, p_replace, p_remove, p_get = ...
+      p_script, p_headers_handle_id, p_add, p_replace, p_remove, p_get = ...
 local type = type
 local script = ffi.cast("void *", p_script)
-local c_headers = ffi.cast("int (*)(void *, int)", p_headers)
+local headers_handle_id = ffi.cast("const int32_t *", p_headers_handle_id)
 local c_add = ffi.cast("int (*)(void *, int, const char *, size_t, const char *, size_t)", p_add)
 local c_replace = ffi.cast("int (*)(void *, int, const char *, size_t, const char *, size_t)", p_replace)
 local c_remove = ffi.cast("int (*)(void *, int, const char *, size_t)", p_remove)
@@ -106,7 +100,7 @@ local ffi_string = ffi.string
 local slow_headers = handle_methods.headers
 handle_methods.headers = function(self)
   local id = id_of[self]
-  if id ~= nil and c_headers(script, id) == 0 then return headers_of[self] end
+  if id ~= nil and id == headers_handle_id[0] then return headers_of[self] end
   return slow_headers(self)
 end
 
@@ -182,7 +176,7 @@ void installFastPaths(LuaScript& script) {
   lua_rawgeti(L, LUA_REGISTRYINDEX, script.objectIdsRef());
   lua_rawgeti(L, LUA_REGISTRYINDEX, script.headersOfRef());
   lua_pushlightuserdata(L, &script);
-  lua_pushlightuserdata(L, reinterpret_cast<void*>(&fastHandleHeaders));
+  lua_pushlightuserdata(L, const_cast<int32_t*>(script.headersHandleIdCell()));
   lua_pushlightuserdata(L, reinterpret_cast<void*>(&fastHeadersAdd));
   lua_pushlightuserdata(L, reinterpret_cast<void*>(&fastHeadersReplace));
   lua_pushlightuserdata(L, reinterpret_cast<void*>(&fastHeadersRemove));

@@ -1,10 +1,12 @@
 #pragma once
 // Fast paths for the calls nearly every script makes: handle:headers() and
 // headers:add/get/replace/remove. Each becomes a small Lua function that
-// calls C++ through LuaJIT's FFI, which the JIT compiles into the script's
-// own trace; a classic C function costs a trace exit and a dozen C-API calls
-// per call. The C++ side only accepts the plain case (the running hook's own
-// objects, string arguments, valid names and values, headers still held);
+// the JIT compiles into the script's own trace: headers() compares the
+// handle's id with one LuaScript keeps for the running hook, read through
+// an FFI pointer, and the others call C++ through LuaJIT's FFI. A classic C
+// function costs a trace exit and a dozen C-API calls per call. The fast
+// side only accepts the plain case (the running hook's own objects, string
+// arguments, valid names and values, headers still held);
 // anything else falls through to the classic C function, which checks
 // everything and raises the usual errors at the script's line. Internal to
 // src/lua.

@@ -289,9 +289,10 @@ class LuaFilter final : public filters::HttpFilter, private StreamShared {
     for (;;) {
       s.wait = Wait::kNone;
       in_lua = true;
-      const LuaScript::Thread* outer = script_->enterRun(s.co.get());
+      const LuaScript::Running outer =
+          script_->enterRun(s.co.get(), s.headers != nullptr || s.headers_copy != nullptr);
       const int rc = lua_resume(s.thread, nargs);
-      script_->enterRun(outer);
+      script_->leaveRun(outer);
       in_lua = false;
       if (s.chunk != nullptr) {
         // A chunk lives until the next one is asked for or the script waits;

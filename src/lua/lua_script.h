@@ -103,13 +103,27 @@ class LuaScript {
   // The thread objects of the hook run inside lua_resume right now (null
   // outside one): the bindings recognise them by address, which spares the
   // userdata type check for the calls nearly every script makes. Set by
-  // the filter around lua_resume; returns the previous value to restore.
-  const Thread* enterRun(const Thread* t) {
-    const Thread* previous = running_;
+  // the filter around lua_resume, with whether the run's side holds headers
+  // its handle may give (handle:headers()); returns what to restore.
+  struct Running {
+    const Thread* thread = nullptr;
+    int32_t headers_handle_id = 0;
+  };
+  Running enterRun(const Thread* t, bool headers_available) {
+    const Running previous{running_, headers_handle_id_};
     running_ = t;
+    headers_handle_id_ = t != nullptr && headers_available ? handleId(*t) : 0;
     return previous;
   }
+  void leaveRun(Running previous) {
+    running_ = previous.thread;
+    headers_handle_id_ = previous.headers_handle_id;
+  }
   const Thread* running() const { return running_; }
+  // The id of the running handle while its headers are available, else 0.
+  // The fast handle:headers() reads it through this address (no call into
+  // C++); nothing changes it while Lua runs.
+  const int32_t* headersHandleIdCell() const { return &headers_handle_id_; }
   // Registry reference of the weak table from each thread's handle to its
   // headers object (see fast_path.h).
   int headersOfRef() const { return headers_of_ref_; }
@@ -134,6 +148,7 @@ class LuaScript {
   LiveObjects live_;
   std::vector<std::unique_ptr<Thread>> idle_;
   const Thread* running_ = nullptr;
+  int32_t headers_handle_id_ = 0;
   int headers_of_ref_ = -1;
   int object_ids_ref_ = -1;
   int next_thread_id_ = 1;

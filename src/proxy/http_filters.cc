@@ -197,10 +197,10 @@ bool HttpConnection::startFilters() {
   info.resetForNextStream();
   // Assigned only when they change: a connection's streams mostly repeat them.
   const std::string_view protocol = version_ == http::Version::kHttp10 ? "HTTP/1.0" : "HTTP/1.1";
-  if (info.protocol != protocol) info.protocol.assign(protocol);
+  if (!http::sameText(info.protocol, protocol)) info.protocol.assign(protocol);
   const std::string_view route_name = route_ != nullptr ? std::string_view(route_->name) : std::string_view();
-  if (info.route_name != route_name) info.route_name.assign(route_name);
-  if (info.listener_name != lc.name) info.listener_name.assign(lc.name);
+  if (!http::sameText(info.route_name, route_name)) info.route_name.assign(route_name);
+  if (!http::sameText(info.listener_name, lc.name)) info.listener_name.assign(lc.name);
 
   continue_pending_ = head_.expect_continue && req_has_body_ && version_ == http::Version::kHttp11;
   req_decoder_.start(head_.body, head_.content_length, limitsFor(lc));
@@ -275,7 +275,7 @@ void HttpConnection::onRequestHeadersOut(filters::HeaderMap& headers, bool end_s
   }
   // The upstream's response is framed by the method it got; what the client
   // gets (HEAD: no body) by the method it sent (method_).
-  if (fhead.method != method_) upstream_method_.assign(fhead.method);  // empty: method_
+  if (!http::sameText(fhead.method, method_)) upstream_method_.assign(fhead.method);  // empty: method_
   if (route_cache_cleared_) {
     router::RouteRequest rr{fhead.host, fhead.method, fhead.path(), fhead.query(), fhead.headers};
     route_ = listener_->router->route(rr);
@@ -347,7 +347,7 @@ void HttpConnection::startFilteredResponse() {
   chain_->responseHeaderStorage().takeHead(head, resp_head_.headers, pseudo, [](std::string_view name) {
     return name.size() == 17 && http::equalsLower(name, "transfer-encoding");  // framing is pier's business
   });
-  if (resp_reason_ != resp_head_.reason) resp_reason_.assign(resp_head_.reason);
+  if (!http::sameText(resp_reason_, resp_head_.reason)) resp_reason_.assign(resp_head_.reason);
   const bool end = resp_head_.body == http::BodyKind::kNone;
   upstream_->in().consume(resp_head_.head_bytes);
   resp_decoder_.start(resp_head_.body, resp_head_.content_length, http::ParseLimits{});
@@ -405,7 +405,7 @@ void HttpConnection::onResponseHeadersOut(filters::HeaderMap& headers, bool end_
     headers.replace("content-length", first);
   }
   // The client's method and the final status decide whether a body may follow.
-  down_no_body_ = method_ == "HEAD" || rh.status < 200 || rh.status == 204 || rh.status == 304;
+  down_no_body_ = http::sameText(method_, "HEAD") || rh.status < 200 || rh.status == 204 || rh.status == 304;
   if (end_stream && !down_no_body_) {
     headers.replace("content-length", "0");  // nothing follows, whatever a filter left
   }
