@@ -12,7 +12,8 @@ namespace {
 
 bool sameName(std::string_view stored, std::string_view name) { return http::iequals(stored, name); }
 
-bool isPseudo(const HeaderMap::Entry& e) { return !e.name.empty() && e.name.front() == ':'; }
+bool isPseudoName(std::string_view name) { return !name.empty() && name.front() == ':'; }
+bool isPseudo(const HeaderMap::Entry& e) { return isPseudoName(e.name); }
 
 constexpr size_t kFirstChunk = 512;
 constexpr size_t kMaxGrowth = 64 * 1024;
@@ -34,6 +35,7 @@ HeaderMap& HeaderMap::operator=(const HeaderMap& other) {
 HeaderMap::HeaderMap(HeaderMap&& other) noexcept
     : entries_(std::move(other.entries_)),
       pseudo_count_(std::exchange(other.pseudo_count_, 0)),
+      pseudo_as_taken_(std::exchange(other.pseudo_as_taken_, false)),
       chunks_(std::move(other.chunks_)),
       chunk_next_(std::exchange(other.chunk_next_, nullptr)),
       chunk_free_(std::exchange(other.chunk_free_, 0)),
@@ -52,6 +54,7 @@ HeaderMap& HeaderMap::operator=(HeaderMap&& other) noexcept {
   if (this == &other) return *this;
   entries_ = std::move(other.entries_);
   pseudo_count_ = std::exchange(other.pseudo_count_, 0);
+  pseudo_as_taken_ = std::exchange(other.pseudo_as_taken_, false);
   chunks_ = std::move(other.chunks_);
   chunk_next_ = std::exchange(other.chunk_next_, nullptr);
   chunk_free_ = std::exchange(other.chunk_free_, 0);
@@ -72,6 +75,7 @@ HeaderMap::~HeaderMap() = default;
 void HeaderMap::copyFrom(const HeaderMap& other) {
   entries_ = other.entries_;  // views into `other`, until moved below
   pseudo_count_ = other.pseudo_count_;
+  pseudo_as_taken_ = other.pseudo_as_taken_;
   moveEntriesIntoOneChunk();
   names_lowered_ = other.names_lowered_;
   reason_phrase_ = other.reason_phrase_;
@@ -130,6 +134,7 @@ void HeaderMap::compactIfWasteful() {
 void HeaderMap::clearFilled() {
   entries_.clear();
   pseudo_count_ = 0;
+  pseudo_as_taken_ = false;
   if (chunks_.size() > 1) chunks_.erase(chunks_.begin(), chunks_.end() - 1);  // the last is the largest
   chunk_next_ = chunks_.empty() ? nullptr : chunks_.back().data.get();
   chunk_free_ = chunks_.empty() ? 0 : chunks_.back().size;
@@ -222,6 +227,7 @@ size_t HeaderMap::count(std::string_view name) const {
 
 void HeaderMap::remove(std::string_view name) {
   ++version_;
+  if (isPseudoName(name)) pseudo_as_taken_ = false;
   std::erase_if(entries_, [&](const Entry& e) { return sameName(e.name, name); });
   recountPseudo();
 }
@@ -234,6 +240,7 @@ void HeaderMap::replace(std::string_view name, std::string_view value) {
     return;
   }
   ++version_;
+  if (isPseudoName(name)) pseudo_as_taken_ = false;
   first->value = store(value);
   auto rest =
       std::remove_if(first + 1, entries_.end(), [&](const Entry& e) { return sameName(e.name, name); });

@@ -76,8 +76,13 @@ class HeaderMap {
     entries_.resize(static_cast<size_t>(out - entries_.data()));
     parsed.clear();
     pseudo_count_ = pseudo.size();
+    pseudo_as_taken_ = true;
     names_lowered_ = false;
   }
+  // The pseudo-headers are still exactly the ones takeHead() put in: none
+  // was added, replaced or removed since (false for a map filled otherwise).
+  // A reader that gave them can use what it gave instead of looking.
+  bool pseudoAsTaken() const { return pseudo_as_taken_; }
 
   // Every entry, names in lower case.
   std::span<const Entry> entries() const {
@@ -101,6 +106,7 @@ class HeaderMap {
   // the next message of a connection usually allocates nothing.
   void clear() {
     ++version_;
+    pseudo_as_taken_ = false;
     if (entries_.empty() && arena_bytes_ == 0 && reason_phrase_.empty()) return;  // e.g. unused trailers
     clearFilled();
   }
@@ -154,6 +160,7 @@ class HeaderMap {
     // Pseudo-headers go after the existing pseudo-headers; a map filled in
     // order (the usual case) never has to move one.
     if (!lower_name.empty() && lower_name.front() == ':') {
+      pseudo_as_taken_ = false;
       if (pseudo_count_ != entries_.size()) {
         appendPseudoBehindRegular(lower_name, value);
         return;
@@ -176,6 +183,7 @@ class HeaderMap {
 
   std::vector<Entry> entries_;
   size_t pseudo_count_ = 0;     // entries_ starts with this many pseudo-headers
+  bool pseudo_as_taken_ = false;  // see pseudoAsTaken()
   std::vector<Chunk> chunks_;   // the last one is being filled
   char* chunk_next_ = nullptr;  // its free part
   size_t chunk_free_ = 0;

@@ -50,9 +50,12 @@ struct HeaderFacts {
   bool content_lengths_agree = true;
 };
 
+// Pseudo-headers still as takeHead() put them in are left unread: the
+// caller has what it gave (f.method etc. stay null).
 HeaderFacts scan(const filters::HeaderMap& headers) {
   HeaderFacts f;
-  for (const auto& e : headers.pseudoEntries()) {
+  const auto pseudo = headers.pseudoAsTaken() ? std::span<const filters::HeaderMap::Entry>() : headers.pseudoEntries();
+  for (const auto& e : pseudo) {
     const std::string_view n = e.name;
     // Sizes first; memcmp with a constant size compiles to a compare or two
     // (== on string_views calls it).

@@ -246,6 +246,39 @@ end
     assert seen["target"] == "/changed/b?y=2"
 
 
+def test_modifying_authority_method_and_status_reaches_the_wire(res):
+    env = serve(res, """
+function envoy_on_request(request_handle)
+  local h = request_handle:headers()
+  h:replace(":authority", "changed.example")
+  h:replace(":method", "PUT")
+end
+function envoy_on_response(response_handle)
+  response_handle:headers():replace(":status", "203")
+end
+""")
+    r = get(env, "/pseudo", headers=[("Host", "original.example")])
+    assert r.status == 203, r
+    seen = r.json()
+    assert seen["method"] == "PUT", seen
+    assert one(seen, "host") == "changed.example"
+
+
+def test_pseudo_headers_a_script_leaves_alone_reach_the_wire_as_sent(res):
+    env = serve(res, """
+function envoy_on_request(request_handle)
+  request_handle:headers():add("x-other", "1")
+end
+function envoy_on_response(response_handle)
+  response_handle:headers():add("x-other", "1")
+end
+""")
+    r = get(env, "/as/sent?q=1", "DELETE", headers=[("Host", "asis.example")])
+    assert r.status == 200, r
+    seen = r.json()
+    assert (seen["method"], seen["target"], one(seen, "host")) == ("DELETE", "/as/sent?q=1", "asis.example")
+
+
 def test_set_http1_reason_phrase_on_response(res):
     env = serve(res, """
 function envoy_on_response(response_handle)

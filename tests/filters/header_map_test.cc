@@ -381,6 +381,55 @@ TEST(HeaderMap, LookupsIgnoreTheCaseOfNamesFromABlock) {
   EXPECT_EQ(pairsOf(h), (Pairs{{"x-a", "3"}}));
 }
 
+// The proxy reads back a map's pseudo-headers only when a filter touched
+// one of them; whatever else changed, untouched ones are what it gave.
+TEST(HeaderMap, PseudoAsTakenHoldsUntilAPseudoHeaderChanges) {
+  std::string head = "GET / HTTP/1.1\r\nX-Id: 7\r\n";
+  const std::string_view v(head);
+  const HeaderMap::Entry pseudo[] = {{":method", v.substr(0, 3)}, {":path", v.substr(4, 1)}};
+  auto taken = [&] {
+    HeaderMap h;
+    std::vector<http::Header> parsed = {{v.substr(16, 4), v.substr(22, 1)}};
+    h.takeHead(v, parsed, pseudo, kSkipNone);
+    return h;
+  };
+  EXPECT_FALSE(HeaderMap().pseudoAsTaken());
+  HeaderMap added;
+  added.add(":method", "GET");
+  EXPECT_FALSE(added.pseudoAsTaken());  // filled otherwise
+
+  HeaderMap h = taken();
+  EXPECT_TRUE(h.pseudoAsTaken());
+  h.add("x-new", "1");
+  h.replace("x-id", "8");
+  h.remove("x-new");
+  EXPECT_TRUE(h.pseudoAsTaken());  // regular headers only
+  HeaderMap copy(h);
+  EXPECT_TRUE(copy.pseudoAsTaken());
+  HeaderMap moved(std::move(copy));
+  EXPECT_TRUE(moved.pseudoAsTaken());
+  EXPECT_FALSE(copy.pseudoAsTaken());  // NOLINT(bugprone-use-after-move): a moved-from map is empty
+
+  h = taken();
+  h.add(":authority", "example.com");
+  EXPECT_FALSE(h.pseudoAsTaken());
+  h = taken();
+  h.replace(":path", "/other");
+  EXPECT_FALSE(h.pseudoAsTaken());
+  h = taken();
+  h.replace(":scheme", "https");  // absent: added
+  EXPECT_FALSE(h.pseudoAsTaken());
+  h = taken();
+  h.remove(":method");
+  EXPECT_FALSE(h.pseudoAsTaken());
+  h = taken();
+  h.remove(":nothing-like-it");
+  EXPECT_FALSE(h.pseudoAsTaken());  // a pseudo name, even absent: the reader looks again
+  h = taken();
+  h.clear();
+  EXPECT_FALSE(h.pseudoAsTaken());
+}
+
 TEST(HeaderMap, TakeHeadKeepsOrderPutsPseudoFirstSkipsWhatItIsToldAndCopiesViewsOutsideTheBlock) {
   std::string head = "Host: h\r\nA: 1\r\n";
   const std::string_view v(head);
