@@ -12,13 +12,6 @@ thread_local size_t t_shard = 0;
 
 void setThreadShard(size_t shard) { detail::t_shard = shard < kMaxShards ? shard : kMaxShards - 1; }
 
-Store& Store::instance() {
-  // Never destroyed: workers may still count while the process exits, and
-  // the slot memory must outlive every handle.
-  static Store* store = new Store();  // NOLINT(cppcoreguidelines-owning-memory)
-  return *store;
-}
-
 Store::Store()
     : bounds_nanos_{500'000,     1'000'000,   2'500'000,     5'000'000,     10'000'000,
                     25'000'000,  50'000'000,  100'000'000,   250'000'000,   500'000'000,

@@ -64,7 +64,14 @@ class Histogram {
 
 class Store {
  public:
-  static Store& instance();
+  // Inline: every counter add goes through it, and a call costs more than
+  // the add itself.
+  static Store& instance() {
+    // Never destroyed: workers may still count while the process exits, and
+    // the slot memory must outlive every handle.
+    static Store* store = new Store();  // NOLINT(cppcoreguidelines-owning-memory)
+    return *store;
+  }
 
   Counter counter(const std::string& name, const Labels& labels, const std::string& help);
   Gauge gauge(const std::string& name, const Labels& labels, const std::string& help);
