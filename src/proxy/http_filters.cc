@@ -54,7 +54,8 @@ struct HeaderFacts {
 // caller has what it gave (f.method etc. stay null).
 HeaderFacts scan(const filters::HeaderMap& headers) {
   HeaderFacts f;
-  const auto pseudo = headers.pseudoAsTaken() ? std::span<const filters::HeaderMap::Entry>() : headers.pseudoEntries();
+  const auto pseudo =
+      headers.pseudoAsTaken() ? std::span<const filters::HeaderMap::Entry>() : headers.pseudoEntries();
   for (const auto& e : pseudo) {
     const std::string_view n = e.name;
     // Sizes first; memcmp with a constant size compiles to a compare or two
@@ -165,7 +166,8 @@ bool HttpConnection::startFilters() {
   }
   if (chain == nullptr || chain->size() == 0) {
     for (const auto& factory : listener_->filter_factories) {
-      std::unique_ptr<filters::HttpFilter> filter = chain != nullptr ? chain->takeSpare(factory.get()) : nullptr;
+      std::unique_ptr<filters::HttpFilter> filter =
+          chain != nullptr ? chain->takeSpare(factory.get()) : nullptr;
       if (filter != nullptr && !factory->recycle(*filter, cache, route_)) filter.reset();
       if (filter == nullptr) filter = factory->create(cache, route_);
       if (filter == nullptr) continue;
