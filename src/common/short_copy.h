@@ -7,26 +7,28 @@
 #include <cstring>
 
 namespace pier {
+namespace detail {
+// n bytes, sizeof(Word) <= n <= 2 * sizeof(Word): a word from each end,
+// overlapping in the middle.
+template <typename Word>
+inline void copyTwoWords(char* dst, const char* src, size_t n) {
+  Word head = 0;
+  Word tail = 0;
+  std::memcpy(&head, src, sizeof head);
+  std::memcpy(&tail, src + n - sizeof tail, sizeof tail);
+  std::memcpy(dst, &head, sizeof head);
+  std::memcpy(dst + n - sizeof tail, &tail, sizeof tail);
+}
+}  // namespace detail
 
 // Copies `n` bytes from `src` to `dst`; the ranges must not overlap.
 inline void copyShort(char* dst, const char* src, size_t n) {
   if (n > 16) {
     std::memcpy(dst, src, n);
   } else if (n >= 8) {
-    // Two words that overlap in the middle cover 8..16 bytes.
-    uint64_t head = 0;
-    uint64_t tail = 0;
-    std::memcpy(&head, src, sizeof head);
-    std::memcpy(&tail, src + n - sizeof tail, sizeof tail);
-    std::memcpy(dst, &head, sizeof head);
-    std::memcpy(dst + n - sizeof tail, &tail, sizeof tail);
+    detail::copyTwoWords<uint64_t>(dst, src, n);
   } else if (n >= 4) {
-    uint32_t head = 0;
-    uint32_t tail = 0;
-    std::memcpy(&head, src, sizeof head);
-    std::memcpy(&tail, src + n - sizeof tail, sizeof tail);
-    std::memcpy(dst, &head, sizeof head);
-    std::memcpy(dst + n - sizeof tail, &tail, sizeof tail);
+    detail::copyTwoWords<uint32_t>(dst, src, n);
   } else if (n != 0) {
     // 1..3 bytes: first, middle and last cover them all.
     dst[0] = src[0];

@@ -196,6 +196,14 @@ inline void lowerInPlace(char* p, size_t n) {
 }
 
 namespace detail {
+// The Word at `p`, which need not be aligned.
+template <typename Word>
+inline Word loadWord(const char* p) {
+  Word w;
+  std::memcpy(&w, p, sizeof w);
+  return w;
+}
+
 // Whether n bytes at p and q match by Same::equal<Word>, a whole word at a
 // time; the last word overlaps the one before (both comparisons below judge
 // each byte on its own), so no byte loop is needed for the tail.
@@ -221,10 +229,8 @@ struct SameAsLower {
   template <typename Word>
   static bool equal(const char* text, const char* lower) {
     constexpr Word kOnes = static_cast<Word>(0x0101010101010101ull);
-    Word x;
-    Word y;
-    std::memcpy(&x, text, sizeof x);
-    std::memcpy(&y, lower, sizeof y);
+    const Word x = loadWord<Word>(text);
+    const Word y = loadWord<Word>(lower);
     // 0x20 where `lower` has a letter (letters are the bytes with 0x40 set).
     const Word case_bit = static_cast<Word>((y & (0x40 * kOnes)) >> 1);
     return static_cast<Word>(x | case_bit) == y;
@@ -234,11 +240,7 @@ struct SameAsLower {
 struct SameExactly {
   template <typename Word>
   static bool equal(const char* a, const char* b) {
-    Word x;
-    Word y;
-    std::memcpy(&x, a, sizeof x);
-    std::memcpy(&y, b, sizeof y);
-    return x == y;
+    return loadWord<Word>(a) == loadWord<Word>(b);
   }
 };
 }  // namespace detail

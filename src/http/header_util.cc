@@ -14,10 +14,8 @@ namespace {
 struct SameFolded {
   template <typename Word>
   static bool equal(const char* a, const char* b) {
-    Word x;
-    Word y;
-    std::memcpy(&x, a, sizeof x);
-    std::memcpy(&y, b, sizeof y);
+    const Word x = detail::loadWord<Word>(a);
+    const Word y = detail::loadWord<Word>(b);
     return x == y || detail::foldWord(x) == detail::foldWord(y);
   }
 };
