@@ -233,6 +233,9 @@ void TcpSession::onConnectEvent(uint32_t events) {
   }
   up_.writable = true;
   up_.readable = (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP)) != 0;
+  // A FIN already here came with this event, and no later edge reports it:
+  // pump() must read on to the EOF (see its short-read case).
+  up_.hup_seen = (events & (EPOLLRDHUP | EPOLLHUP)) != 0;
   stats_.endpoint = candidate_endpoint_;
   session_reported_ = false;
   picker_->onConnectResult(candidate_endpoint_, true);

@@ -241,6 +241,40 @@ TEST_F(TcpSessionTest, ServerHalfCloseLetsTheClientKeepSending) {
   EXPECT_EQ(closed_[0].reason, TcpCloseReason::kFinished);
 }
 
+// The upstream's data and FIN may both be there when the connect's own
+// event arrives (a server that greets and half-closes at once). That event
+// is the only edge the FIN gets: the session must read on to the EOF, not
+// wait for another. Made deterministic by starting the session outside the
+// loop and letting the server finish before the loop first looks.
+TEST_F(TcpSessionTest, AServerFinThatCameWithTheConnectStillReachesTheClient) {
+  net::Fd backend = backendListener();
+  startProxy({boundAddress(backend.get())});
+  net::Fd client = connectBlocking(proxy_address_);
+  ASSERT_TRUE(client.valid());
+  onIoEvent(0);  // accepts the client; the session connects upstream
+  ASSERT_EQ(sessions_.size(), 1U);
+  net::Fd conn = acceptBlocking(backend.get());
+  ASSERT_TRUE(conn.valid());
+  ASSERT_TRUE(writeAll(conn.get(), "banner"));
+  ASSERT_EQ(shutdown(conn.get(), SHUT_WR), 0);
+  ReadResult client_got;
+  spawn([&] {
+    client_got = readAll(client.get());  // banner, then the server's FIN
+    writeAll(client.get(), "late data");
+    shutdown(client.get(), SHUT_WR);
+    client_done_ = true;
+  });
+  std::string backend_got;
+  spawn([&] { backend_got = readAll(conn.get()).data; });
+  runUntil([&] { return client_done_ && closed_.size() == 1; });
+  joinThreads();
+  EXPECT_EQ(client_got.data, "banner");
+  EXPECT_EQ(client_got.error, 0);
+  EXPECT_EQ(backend_got, "late data");
+  ASSERT_EQ(closed_.size(), 1U);
+  EXPECT_EQ(closed_[0].reason, TcpCloseReason::kFinished);
+}
+
 TEST_F(TcpSessionTest, UpstreamResetReachesTheClientAsReset) {
   net::Fd backend = backendListener();
   startProxy({boundAddress(backend.get())});
