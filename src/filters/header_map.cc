@@ -42,6 +42,7 @@ HeaderMap::HeaderMap(HeaderMap&& other) noexcept
       arena_bytes_(std::exchange(other.arena_bytes_, 0)),
       block_(std::exchange(other.block_, {})),
       block_copy_(std::exchange(other.block_copy_, nullptr)),
+      borrowed_(std::exchange(other.borrowed_, false)),
       reason_phrase_(std::move(other.reason_phrase_)),
       version_(other.version_ + 1),
       names_lowered_(std::exchange(other.names_lowered_, true)) {
@@ -61,6 +62,7 @@ HeaderMap& HeaderMap::operator=(HeaderMap&& other) noexcept {
   arena_bytes_ = std::exchange(other.arena_bytes_, 0);
   block_ = std::exchange(other.block_, {});
   block_copy_ = std::exchange(other.block_copy_, nullptr);
+  borrowed_ = std::exchange(other.borrowed_, false);
   reason_phrase_ = std::move(other.reason_phrase_);
   names_lowered_ = std::exchange(other.names_lowered_, true);
   ++version_;
@@ -128,6 +130,7 @@ void HeaderMap::compactIfWasteful() {
   arena_bytes_ = 0;
   block_ = {};
   block_copy_ = nullptr;
+  borrowed_ = false;
   moveEntriesIntoOneChunk();  // reads the old chunks, which go after it
 }
 
@@ -141,6 +144,7 @@ void HeaderMap::clearFilled() {
   arena_bytes_ = 0;
   block_ = {};
   block_copy_ = nullptr;
+  borrowed_ = false;
   reason_phrase_.clear();
   names_lowered_ = true;
 }
@@ -181,6 +185,17 @@ void HeaderMap::add(std::string_view name, std::string_view value) {
   copyShort(p + n, value.data(), value.size());
   append(std::string_view(p, n), std::string_view(p + n, value.size()));
   if (arena_bytes_ >= kCompactFloor) compactIfWasteful();
+}
+
+void HeaderMap::copyBorrowedBlock() {
+  borrowed_ = false;
+  const std::string_view block = block_;
+  adoptBlock(block);
+  // What was added since lies in the arena already and stays.
+  for (auto& e : entries_) {
+    if (blockOffset(e.name) != std::string_view::npos) e.name = blockOrCopy(e.name);
+    if (blockOffset(e.value) != std::string_view::npos) e.value = blockOrCopy(e.value);
+  }
 }
 
 void HeaderMap::adoptBlock(std::string_view block) {

@@ -79,6 +79,40 @@ class HeaderMap {
     pseudo_as_taken_ = true;
     names_lowered_ = false;
   }
+  // Like takeHead(), without the copy: the entries view `block` where it
+  // lies (`parsed` must view only `block`; `pseudo` values outside it are
+  // copied). The caller keeps those bytes unchanged until ownBytes(), or
+  // reads the map no more before it is refilled or cleared: for a head that
+  // usually leaves the chain before anything can touch its buffer.
+  template <typename Skip>
+  void borrowHead(std::string_view block, std::vector<http::Header>& parsed, std::span<const Entry> pseudo,
+                  Skip skip) {
+    if (!entries_.empty() || arena_bytes_ != 0) clear();
+    ++version_;
+    block_ = block;
+    block_copy_ = nullptr;
+    borrowed_ = true;
+    entries_.resize(pseudo.size() + parsed.size());
+    Entry* out = entries_.data();
+    for (const Entry& p : pseudo) {
+      *out++ = Entry{p.name, blockOffset(p.value) != std::string_view::npos ? p.value : store(p.value)};
+    }
+    for (const Entry& h : parsed) {
+      if (!skip(h.name)) *out++ = h;
+    }
+    entries_.resize(static_cast<size_t>(out - entries_.data()));
+    parsed.clear();
+    pseudo_count_ = pseudo.size();
+    pseudo_as_taken_ = true;
+    names_lowered_ = false;
+  }
+  // A map filled by borrowHead() copies the bytes it views into its arena,
+  // and lives on its own from here; nothing changes for any other map.
+  void ownBytes() {
+    if (borrowed_) copyBorrowedBlock();
+  }
+  bool borrowing() const { return borrowed_; }
+
   // The pseudo-headers are still exactly the ones takeHead() put in: none
   // was added, replaced or removed since (false for a map filled otherwise).
   // A reader that gave them can use what it gave instead of looking.
@@ -107,6 +141,7 @@ class HeaderMap {
   void clear() {
     ++version_;
     pseudo_as_taken_ = false;
+    borrowed_ = false;
     if (entries_.empty() && arena_bytes_ == 0 && reason_phrase_.empty()) return;  // e.g. unused trailers
     clearFilled();
   }
@@ -137,6 +172,7 @@ class HeaderMap {
   }
   char* allocateChunk(size_t n);
   void clearFilled();
+  void copyBorrowedBlock();
   // Copies `block` (a parsed head's bytes) into the arena, for blockOrCopy().
   void adoptBlock(std::string_view block);
   // Lower-cases the names that came with a parsed head (in the map's own
@@ -189,7 +225,8 @@ class HeaderMap {
   size_t chunk_free_ = 0;
   size_t arena_bytes_ = 0;  // bytes handed out since clear()
   std::string_view block_;  // what adoptBlock() copied, and where to
-  char* block_copy_ = nullptr;
+  char* block_copy_ = nullptr;  // null while borrowing block_ (borrowHead)
+  bool borrowed_ = false;
   std::string reason_phrase_;
   uint64_t version_ = 0;
   mutable bool names_lowered_ = true;  // false: some names are as received

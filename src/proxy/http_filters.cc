@@ -346,20 +346,38 @@ void HttpConnection::onRequestTrailersOut(filters::HeaderMap& trailers) {
 
 void HttpConnection::startFilteredResponse() {
   const std::string_view head = upstream_->in().readable().substr(0, resp_head_.head_bytes);
-  // The status as received lies in the head: the map's copy of it serves.
+  // The status as received lies in the head: the map's view of it serves.
   const filters::HeaderMap::Entry pseudo[] = {{":status", resp_head_.status_digits}};
-  // Nothing reads resp_head_.headers after this (the map took them).
-  chain_->responseHeaderStorage().takeHead(head, resp_head_.headers, pseudo, [](std::string_view name) {
+  const auto skip = [](std::string_view name) {
     return name.size() == 17 && http::equalsLower(name, "transfer-encoding");  // framing is pier's business
-  });
-  if (!http::sameText(resp_reason_, resp_head_.reason)) resp_reason_.assign(resp_head_.reason);
+  };
   const bool end = resp_head_.body == http::BodyKind::kNone;
+  filters::FilterChain* chain = chain_.get();
+  filters::HeaderMap& headers = chain->responseHeaderStorage();
+  // Nothing reads resp_head_.headers after this (the map took them). A
+  // response with a body keeps its upstream (and the head in its buffer)
+  // until the chain returns: the map views the head there, and copies it
+  // only if a filter holds the headers (below). One without a body may let
+  // the upstream go first, so its map copies the head.
+  if (end) {
+    headers.takeHead(head, resp_head_.headers, pseudo, skip);
+  } else {
+    headers.borrowHead(head, resp_head_.headers, pseudo, skip);
+  }
+  if (!http::sameText(resp_reason_, resp_head_.reason)) resp_reason_.assign(resp_head_.reason);
   upstream_->in().consume(resp_head_.head_bytes);
   resp_decoder_.start(resp_head_.body, resp_head_.content_length, http::ParseLimits{});
   if (end) {
     upstreamResponseDone(resp_head_.keep_alive);
   }
-  chain_->responseHeaders(end);
+  chain->responseHeaders(end);
+  // The upstream reads into its buffer again only after this returns. Headers
+  // that left the chain are read no more (a script still running has its
+  // own copy); held ones must outlive the buffer. A stream that ended here
+  // reads them no more either (its upstream may be gone).
+  if (headers.borrowing() && chain_.get() == chain && !chain->destroyed() && !chain->responseHeadersOut()) {
+    headers.ownBytes();
+  }
 }
 
 void HttpConnection::feedResponseBody(std::string& data, bool done, std::unique_ptr<filters::HeaderMap> trailers) {

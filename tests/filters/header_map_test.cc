@@ -381,6 +381,62 @@ TEST(HeaderMap, LookupsIgnoreTheCaseOfNamesFromABlock) {
   EXPECT_EQ(pairsOf(h), (Pairs{{"x-a", "3"}}));
 }
 
+// borrowHead() views the head where it lies until ownBytes() copies it;
+// what was added meanwhile, and pseudo values from elsewhere, are the map's.
+TEST(HeaderMap, ABorrowedHeadIsViewedInPlaceUntilOwnBytesCopiesIt) {
+  std::string head = "HTTP/1.1 200 OK\r\nServer: S\r\nX-Id: 7\r\n";
+  const std::string_view v(head);
+  std::string elsewhere = "extra";
+  std::vector<http::Header> parsed = {{v.substr(17, 6), v.substr(25, 1)},   // Server: S
+                                      {v.substr(28, 4), v.substr(34, 1)}};  // X-Id: 7
+  const HeaderMap::Entry pseudo[] = {{":status", v.substr(9, 3)}, {":other", elsewhere}};
+  HeaderMap h;
+  h.borrowHead(v, parsed, pseudo, [](std::string_view name) { return name == "X-Id"; });
+  EXPECT_TRUE(parsed.empty());
+  EXPECT_TRUE(h.borrowing());
+  EXPECT_TRUE(h.pseudoAsTaken());
+  ASSERT_EQ(h.entriesAnyCase().size(), 3U);
+  EXPECT_EQ(h.entriesAnyCase()[0].value.data(), head.data() + 9);     // in place
+  EXPECT_EQ(h.entriesAnyCase()[2].name.data(), head.data() + 17);
+  elsewhere.assign("#####");                                        // copied at once
+  h.add("x-added", "1");
+  EXPECT_EQ(pairsOf(h), (Pairs{{":status", "200"}, {":other", "extra"}, {"server", "S"}, {"x-added", "1"}}));
+  h.ownBytes();
+  EXPECT_FALSE(h.borrowing());
+  head.assign(head.size(), '#');  // the buffer is reused
+  EXPECT_EQ(pairsOf(h), (Pairs{{":status", "200"}, {":other", "extra"}, {"server", "S"}, {"x-added", "1"}}));
+  h.ownBytes();  // once is enough
+  EXPECT_EQ(pairsOf(h), (Pairs{{":status", "200"}, {":other", "extra"}, {"server", "S"}, {"x-added", "1"}}));
+}
+
+TEST(HeaderMap, BorrowingEndsWithClearAndMovesWithTheMapButNotToCopies) {
+  std::string head = "Server: S\r\n";
+  const std::string_view v(head);
+  auto borrowed = [&] {
+    HeaderMap h;
+    std::vector<http::Header> parsed = {{v.substr(0, 6), v.substr(8, 1)}};
+    h.borrowHead(v, parsed, {}, kSkipNone);
+    return h;
+  };
+  HeaderMap moved(borrowed());
+  EXPECT_TRUE(moved.borrowing());
+  const HeaderMap copy(moved);
+  EXPECT_FALSE(copy.borrowing());
+  EXPECT_NE(copy.entriesAnyCase()[0].name.data(), head.data());
+  HeaderMap cleared = borrowed();
+  cleared.clear();
+  EXPECT_FALSE(cleared.borrowing());
+  cleared.ownBytes();  // nothing to copy: the head may be gone by now
+  EXPECT_TRUE(cleared.empty());
+  HeaderMap taken = borrowed();
+  std::vector<http::Header> parsed = {{v.substr(0, 6), v.substr(8, 1)}};
+  taken.takeHead(v, parsed, {}, kSkipNone);
+  EXPECT_FALSE(taken.borrowing());
+  head.assign(head.size(), '#');
+  EXPECT_EQ(pairsOf(copy), (Pairs{{"server", "S"}}));
+  EXPECT_EQ(pairsOf(taken), (Pairs{{"server", "S"}}));
+}
+
 // The proxy reads back a map's pseudo-headers only when a filter touched
 // one of them; whatever else changed, untouched ones are what it gave.
 TEST(HeaderMap, PseudoAsTakenHoldsUntilAPseudoHeaderChanges) {
