@@ -91,6 +91,9 @@ class FilterChain final : public event::Deletable {
   // The same, with headers filled into requestHeaderStorage() (emptied by it).
   HeaderMap& requestHeaderStorage();
   void requestHeaders(bool end_stream);
+  // The request headers as they are now (not emptied), e.g. for
+  // HeaderMap::ownBytes() when the stream filled them with borrowHead().
+  HeaderMap& requestHeaderMap() { return request_.headers; }
   HeaderMap& responseHeaderStorage();
   void responseHeaders(bool end_stream);
   void requestData(std::string_view data, bool end_stream);

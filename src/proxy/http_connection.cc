@@ -167,6 +167,9 @@ void HttpConnection::readDownstream() {
       read_paused_ = true;  // resumed when the buffered input (or the tunnel) drains
       return;
     }
+    // The stream's request headers may view the head still in `in_`
+    // (HeaderMap::borrowHead): they copy it before the read may overwrite it.
+    if (chain_) chain_->requestHeaderMap().ownBytes();
     auto r = net::readSome(fd_.get(), in_, kReadChunk);
     if (r.status == net::IoStatus::kOk) {
       bytes_in_ += r.bytes;

@@ -181,14 +181,19 @@ bool HttpConnection::startFilters() {
     return false;  // every filter is disabled on this route: the plain path, at no cost
   }
   const auto& lc = *listener_->config;
-  // One copy of the whole head; the headers are views into it. Nothing reads
-  // head_.headers after this (the map took them).
+  // Nothing reads head_.headers after this (the map took them). The map
+  // views the head in the input buffer, which keeps it until the next read
+  // into it: readDownstream() makes the map copy it first (ownBytes), which
+  // a request without a body seldom needs before its stream ends.
   const filters::HeaderMap::Entry pseudo[] = {
       {":authority", head_.host}, {":method", head_.method}, {":path", head_.target}, {":scheme", "http"}};
-  const std::string_view block =
-      head_consumed_ ? std::string_view() : in_.readable().substr(0, head_.head_bytes);
-  chain->requestHeaderStorage().takeHead(
-      block, head_.headers, std::span(pseudo).subspan(head_.host.empty() ? 1 : 0), isFramingOrHost);
+  const auto present_pseudo = std::span(pseudo).subspan(head_.host.empty() ? 1 : 0);
+  if (head_consumed_) {
+    chain->requestHeaderStorage().takeHead({}, head_.headers, present_pseudo, isFramingOrHost);
+  } else {
+    chain->requestHeaderStorage().borrowHead(in_.readable().substr(0, head_.head_bytes), head_.headers,
+                                             present_pseudo, isFramingOrHost);
+  }
 
   if (!stream_info_) {
     // Once per connection: addresses do not change between its requests, and

@@ -583,6 +583,35 @@ end
         assert r.header("x-seen-status") == "200"
 
 
+def test_request_headers_held_for_a_large_body_survive_the_reads_that_follow(res):
+    # The request head is read in place from the connection's input buffer;
+    # a hook that waits for the body holds the headers while that buffer is
+    # read into again and again. What the script reads (and what the upstream
+    # and the response hook get) must be the head that came.
+    env = serve(res, """
+function envoy_on_request(request_handle)
+  local length = request_handle:body():length()
+  local h = request_handle:headers()
+  h:add("x-body-length", tostring(length))
+  h:add("x-seen-path", h:get(":path"))
+  h:add("x-seen-custom", h:get("x-custom") or "none")
+end
+function envoy_on_response(response_handle)
+  response_handle:headers():add("x-response-saw-body", tostring(response_handle:body():length() > 0))
+end
+""")
+    for size in (300_000, 1_000_000):
+        r = httpraw.request(env.port, "POST", f"/upload/{size}", headers=[("X-Custom", f"custom-{size}")],
+                            body=b"u" * size)
+        assert r.status == 200, r
+        seen = r.json()
+        assert values(seen, "x-body-length") == [str(size)]
+        assert values(seen, "x-seen-path") == [f"/upload/{size}"]
+        assert values(seen, "x-seen-custom") == [f"custom-{size}"]
+        assert seen["target"] == f"/upload/{size}"
+        assert r.header("x-response-saw-body") == "true"
+
+
 def test_request_body_over_filter_buffer_limit_is_413(res):
     env = serve(res, REQUEST_BODY_SCRIPT, limits=LIMITS)
     r = httpraw.request(env.port, "POST", "/big", body=b"a" * 4096)
