@@ -396,9 +396,9 @@ TEST(HeaderMap, ABorrowedHeadIsViewedInPlaceUntilOwnBytesCopiesIt) {
   EXPECT_TRUE(h.borrowing());
   EXPECT_TRUE(h.pseudoAsTaken());
   ASSERT_EQ(h.entriesAnyCase().size(), 3U);
-  EXPECT_EQ(h.entriesAnyCase()[0].value.data(), head.data() + 9);     // in place
+  EXPECT_EQ(h.entriesAnyCase()[0].value.data(), head.data() + 9);  // in place
   EXPECT_EQ(h.entriesAnyCase()[2].name.data(), head.data() + 17);
-  elsewhere.assign("#####");                                        // copied at once
+  elsewhere.assign("#####");  // copied at once
   h.add("x-added", "1");
   EXPECT_EQ(pairsOf(h), (Pairs{{":status", "200"}, {":other", "extra"}, {"server", "S"}, {"x-added", "1"}}));
   h.ownBytes();
