@@ -113,9 +113,10 @@ class HeaderMap {
   }
   bool borrowing() const { return borrowed_; }
 
-  // The pseudo-headers are still exactly the ones takeHead() put in: none
-  // was added, replaced or removed since (false for a map filled otherwise).
-  // A reader that gave them can use what it gave instead of looking.
+  // The pseudo-headers are still exactly the ones takeHead() or borrowHead()
+  // put in: none was added, replaced or removed since (false for a map
+  // filled otherwise). A reader that gave them can use what it gave instead
+  // of looking.
   bool pseudoAsTaken() const { return pseudo_as_taken_; }
 
   // Every entry, names in lower case.

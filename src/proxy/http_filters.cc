@@ -50,8 +50,9 @@ struct HeaderFacts {
   bool content_lengths_agree = true;
 };
 
-// Pseudo-headers still as takeHead() put them in are left unread: the
-// caller has what it gave (f.method etc. stay null).
+// Pseudo-headers still as the map was filled with them (takeHead,
+// borrowHead) are left unread: the caller has what it gave (f.method etc.
+// stay null).
 HeaderFacts scan(const filters::HeaderMap& headers) {
   HeaderFacts f;
   const auto pseudo =
