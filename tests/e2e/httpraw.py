@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import socket
+import threading
 import time
 from dataclasses import dataclass, field
 
@@ -289,11 +290,26 @@ def wait_port_open(port: int, timeout: float = 10.0, host: str = "127.0.0.1") ->
     return False
 
 
+_handed_out: set[int] = set()
+_handed_out_lock = threading.Lock()
+
+
 def free_port() -> int:
-    """A port that was free a moment ago (bound to 127.0.0.1:0 and released)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A port that was free a moment ago (bound to 127.0.0.1:0 and released).
+
+    Never one this process handed out before: the kernel may offer a port it
+    has just offered again, and a config whose listener and admin address got
+    the same port would not start.
+    """
+    with _handed_out_lock:
+        for _ in range(1000):
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+                s.bind(("127.0.0.1", 0))
+                port = s.getsockname()[1]
+            if port not in _handed_out:
+                _handed_out.add(port)
+                return port
+    raise RuntimeError("no port left that this test run has not handed out already")
 
 
 def refused_port() -> int:
