@@ -64,20 +64,9 @@ class HeaderMap {
   void takeHead(std::string_view block, std::vector<http::Header>& parsed, std::span<const Entry> pseudo,
                 Skip skip) {
     if (!entries_.empty() || arena_bytes_ != 0) clear();
-    ++version_;
     adoptBlock(block);
-    entries_.resize(pseudo.size() + parsed.size());
-    Entry* out = entries_.data();
-    for (const Entry& p : pseudo) *out++ = Entry{p.name, blockOrCopy(p.value)};
-    for (const Entry& h : parsed) {
-      if (skip(h.name)) continue;
-      *out++ = Entry{blockOrCopy(h.name), blockOrCopy(h.value)};
-    }
-    entries_.resize(static_cast<size_t>(out - entries_.data()));
-    parsed.clear();
-    pseudo_count_ = pseudo.size();
-    pseudo_as_taken_ = true;
-    names_lowered_ = false;
+    const auto copied = [this](std::string_view v) { return blockOrCopy(v); };
+    fillFromHead(parsed, pseudo, skip, copied, [&](const Entry& h) { return Entry{copied(h.name), copied(h.value)}; });
   }
   // Like takeHead(), without the copy: the entries view `block` where it
   // lies (`parsed` must view only `block`; `pseudo` values outside it are
@@ -88,23 +77,13 @@ class HeaderMap {
   void borrowHead(std::string_view block, std::vector<http::Header>& parsed, std::span<const Entry> pseudo,
                   Skip skip) {
     if (!entries_.empty() || arena_bytes_ != 0) clear();
-    ++version_;
     block_ = block;
     block_copy_ = nullptr;
     borrowed_ = true;
-    entries_.resize(pseudo.size() + parsed.size());
-    Entry* out = entries_.data();
-    for (const Entry& p : pseudo) {
-      *out++ = Entry{p.name, blockOffset(p.value) != std::string_view::npos ? p.value : store(p.value)};
-    }
-    for (const Entry& h : parsed) {
-      if (!skip(h.name)) *out++ = h;
-    }
-    entries_.resize(static_cast<size_t>(out - entries_.data()));
-    parsed.clear();
-    pseudo_count_ = pseudo.size();
-    pseudo_as_taken_ = true;
-    names_lowered_ = false;
+    const auto in_place = [this](std::string_view v) {
+      return blockOffset(v) != std::string_view::npos ? v : store(v);
+    };
+    fillFromHead(parsed, pseudo, skip, in_place, [](const Entry& h) { return h; });
   }
   // A map filled by borrowHead() copies the bytes it views into its arena,
   // and lives on its own from here; nothing changes for any other map.
@@ -174,6 +153,25 @@ class HeaderMap {
   char* allocateChunk(size_t n);
   void clearFilled();
   void copyBorrowedBlock();
+  // What takeHead() and borrowHead() share: `pseudo` first (values through
+  // `pseudo_value`), then the headers of `parsed` that `skip` keeps (through
+  // `entry`), in one pass into the storage kept from the last message.
+  template <typename Skip, typename PseudoValue, typename MakeEntry>
+  void fillFromHead(std::vector<http::Header>& parsed, std::span<const Entry> pseudo, Skip skip,
+                    PseudoValue pseudo_value, MakeEntry entry) {
+    ++version_;
+    entries_.resize(pseudo.size() + parsed.size());
+    Entry* out = entries_.data();
+    for (const Entry& p : pseudo) *out++ = Entry{p.name, pseudo_value(p.value)};
+    for (const Entry& h : parsed) {
+      if (!skip(h.name)) *out++ = entry(h);
+    }
+    entries_.resize(static_cast<size_t>(out - entries_.data()));
+    parsed.clear();
+    pseudo_count_ = pseudo.size();
+    pseudo_as_taken_ = true;
+    names_lowered_ = false;
+  }
   // Copies `block` (a parsed head's bytes) into the arena, for blockOrCopy().
   void adoptBlock(std::string_view block);
   // Lower-cases the names that came with a parsed head (in the map's own

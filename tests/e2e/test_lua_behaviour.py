@@ -505,13 +505,16 @@ end
     assert values(upstream(env, target), "x-script") == want
 
 
-def test_per_route_override_is_keyed_by_entry_name(res):
-    tag = """
+# A script that names itself in x-ran (several filters or routes: which ran).
+RAN_TAG = """
 function envoy_on_request(request_handle)
   request_handle:headers():add("x-ran", "%s")
 end
 """
-    env = serve(res, None, filters=[lua_filter(tag % "auth", name="auth"), lua_filter(tag % "lua")], routes=[
+
+
+def test_per_route_override_is_keyed_by_entry_name(res):
+    env = serve(res, None, filters=[lua_filter(RAN_TAG % "auth", name="auth"), lua_filter(RAN_TAG % "lua")], routes=[
         route("/no-auth", filters={"auth": lua_override(disabled=True)}),
         route("/"),
     ])
@@ -523,12 +526,7 @@ def test_one_connection_across_routes_runs_each_routes_own_script(res):
     # A connection's next stream reuses the last one's filters where they
     # stand when its route runs the same ones, and takes others (or none)
     # when it does not: every request still gets exactly its route's script.
-    tag = """
-function envoy_on_request(request_handle)
-  request_handle:headers():add("x-ran", "%s")
-end
-"""
-    env = serve(res, None, filters=[lua_filter(tag % "auth", name="auth"), lua_filter(tag % "lua")], routes=[
+    env = serve(res, None, filters=[lua_filter(RAN_TAG % "auth", name="auth"), lua_filter(RAN_TAG % "lua")], routes=[
         route("/no-auth", filters={"auth": lua_override(disabled=True)}),
         route("/none", filters={"auth": lua_override(disabled=True), "lua": lua_override(disabled=True)}),
         route("/inline", filters={"lua": lua_override(
