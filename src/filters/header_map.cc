@@ -32,20 +32,22 @@ HeaderMap& HeaderMap::operator=(const HeaderMap& other) {
   return *this;
 }
 
+// A moved map's head is laid out first (moves are rare: none on the way of
+// a request), so the unlaid state never has to move.
 HeaderMap::HeaderMap(HeaderMap&& other) noexcept
-    : entries_(std::move(other.entries_)),
+    : entries_((other.layOut(), std::move(other.entries_))),
       pseudo_count_(std::exchange(other.pseudo_count_, 0)),
       pseudo_as_taken_(std::exchange(other.pseudo_as_taken_, false)),
+      names_lowered_(std::exchange(other.names_lowered_, true)),
+      borrowed_(std::exchange(other.borrowed_, false)),
       chunks_(std::move(other.chunks_)),
       chunk_next_(std::exchange(other.chunk_next_, nullptr)),
       chunk_free_(std::exchange(other.chunk_free_, 0)),
       arena_bytes_(std::exchange(other.arena_bytes_, 0)),
       block_(std::exchange(other.block_, {})),
       block_copy_(std::exchange(other.block_copy_, nullptr)),
-      borrowed_(std::exchange(other.borrowed_, false)),
       reason_phrase_(std::move(other.reason_phrase_)),
-      version_(other.version_ + 1),
-      names_lowered_(std::exchange(other.names_lowered_, true)) {
+      version_(other.version_ + 1) {
   other.entries_.clear();
   other.chunks_.clear();
   ++other.version_;
@@ -53,6 +55,8 @@ HeaderMap::HeaderMap(HeaderMap&& other) noexcept
 
 HeaderMap& HeaderMap::operator=(HeaderMap&& other) noexcept {
   if (this == &other) return *this;
+  other.layOut();
+  unlaid_ = false;
   entries_ = std::move(other.entries_);
   pseudo_count_ = std::exchange(other.pseudo_count_, 0);
   pseudo_as_taken_ = std::exchange(other.pseudo_as_taken_, false);
@@ -75,6 +79,7 @@ HeaderMap& HeaderMap::operator=(HeaderMap&& other) noexcept {
 HeaderMap::~HeaderMap() = default;
 
 void HeaderMap::copyFrom(const HeaderMap& other) {
+  other.layOut();
   entries_ = other.entries_;  // views into `other`, until moved below
   pseudo_count_ = other.pseudo_count_;
   pseudo_as_taken_ = other.pseudo_as_taken_;
@@ -123,6 +128,7 @@ void HeaderMap::compactIfWasteful() {
   size_t live = 0;
   for (const auto& e : entries_) live += e.name.size() + e.value.size();
   if (live * 2 > arena_bytes_) return;
+  layOut();  // the waiting pseudo-headers may view the old chunks too
   std::vector<Chunk> old;
   old.swap(chunks_);
   chunk_next_ = nullptr;
@@ -136,6 +142,7 @@ void HeaderMap::compactIfWasteful() {
 
 void HeaderMap::clearFilled() {
   entries_.clear();
+  unlaid_ = false;
   pseudo_count_ = 0;
   pseudo_as_taken_ = false;
   if (chunks_.size() > 1) chunks_.erase(chunks_.begin(), chunks_.end() - 1);  // the last is the largest
@@ -169,7 +176,7 @@ void HeaderMap::appendPseudoBehindRegular(std::string_view lower_name, std::stri
 void HeaderMap::recountPseudo() {
   size_t i = 0;
   while (i < entries_.size() && isPseudo(entries_[i])) ++i;
-  pseudo_count_ = i;
+  pseudo_count_ = static_cast<uint32_t>(i);
 }
 
 void HeaderMap::add(std::string_view name, std::string_view value) {
@@ -185,6 +192,43 @@ void HeaderMap::add(std::string_view name, std::string_view value) {
   copyShort(p + n, value.data(), value.size());
   append(std::string_view(p, n), std::string_view(p + n, value.size()));
   if (arena_bytes_ >= kCompactFloor) compactIfWasteful();
+}
+
+void HeaderMap::borrowHead(std::string_view block, std::vector<http::Header>& parsed,
+                           std::span<const Entry> pseudo, SkipName skip) {
+  // What clear() does, less what is overwritten here anyway.
+  ++version_;
+  if (arena_bytes_ != 0 || !reason_phrase_.empty()) clearFilled();
+  block_ = block;
+  block_copy_ = nullptr;
+  borrowed_ = true;
+  // The parser's list becomes the map's; the parser gets the map's storage.
+  entries_.swap(parsed);
+  parsed.clear();
+  unlaid_pseudo_ = pseudo.data();
+  unlaid_pseudo_count_ = static_cast<uint32_t>(pseudo.size());
+  unlaid_parsed_ = static_cast<uint32_t>(entries_.size());
+  unlaid_skip_ = skip;
+  unlaid_ = true;
+  pseudo_count_ = 0;
+  pseudo_as_taken_ = true;
+  names_lowered_ = false;
+}
+
+void HeaderMap::layOutHead() {
+  unlaid_ = false;
+  spare_entries_.resize(unlaid_pseudo_count_ + entries_.size());
+  Entry* out = spare_entries_.data();
+  for (const Entry& p : std::span(unlaid_pseudo_, unlaid_pseudo_count_)) {
+    *out++ = Entry{p.name, blockOffset(p.value) != std::string_view::npos ? p.value : store(p.value)};
+  }
+  for (size_t i = 0; i < entries_.size(); ++i) {
+    if (i >= unlaid_parsed_ || !unlaid_skip_(entries_[i].name)) *out++ = entries_[i];
+  }
+  spare_entries_.resize(static_cast<size_t>(out - spare_entries_.data()));
+  entries_.swap(spare_entries_);
+  spare_entries_.clear();
+  pseudo_count_ = unlaid_pseudo_count_;
 }
 
 void HeaderMap::copyBorrowedBlock() {
@@ -208,6 +252,7 @@ void HeaderMap::adoptBlock(std::string_view block) {
 }
 
 std::optional<std::string> HeaderMap::get(std::string_view name) const {
+  layOut();
   std::optional<std::string> out;
   for (const auto& e : entries_) {
     if (!sameName(e.name, name)) continue;
@@ -222,6 +267,7 @@ std::optional<std::string> HeaderMap::get(std::string_view name) const {
 }
 
 const std::string_view* HeaderMap::getFirst(std::string_view name) const {
+  layOut();
   for (const auto& e : entries_) {
     if (sameName(e.name, name)) return &e.value;
   }
@@ -229,6 +275,7 @@ const std::string_view* HeaderMap::getFirst(std::string_view name) const {
 }
 
 const std::string_view* HeaderMap::getAtIndex(std::string_view name, size_t index) const {
+  layOut();
   for (const auto& e : entries_) {
     if (sameName(e.name, name) && index-- == 0) return &e.value;
   }
@@ -236,11 +283,13 @@ const std::string_view* HeaderMap::getAtIndex(std::string_view name, size_t inde
 }
 
 size_t HeaderMap::count(std::string_view name) const {
+  layOut();
   return static_cast<size_t>(std::count_if(entries_.begin(), entries_.end(),
                                            [&](const Entry& e) { return sameName(e.name, name); }));
 }
 
 void HeaderMap::remove(std::string_view name) {
+  layOut();
   ++version_;
   if (isPseudoName(name)) pseudo_as_taken_ = false;
   std::erase_if(entries_, [&](const Entry& e) { return sameName(e.name, name); });
@@ -248,6 +297,7 @@ void HeaderMap::remove(std::string_view name) {
 }
 
 void HeaderMap::replace(std::string_view name, std::string_view value) {
+  layOut();
   auto first =
       std::find_if(entries_.begin(), entries_.end(), [&](const Entry& e) { return sameName(e.name, name); });
   if (first == entries_.end()) {

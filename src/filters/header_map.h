@@ -65,30 +65,51 @@ class HeaderMap {
                 Skip skip) {
     if (!entries_.empty() || arena_bytes_ != 0) clear();
     adoptBlock(block);
-    const auto copied = [this](std::string_view v) { return blockOrCopy(v); };
-    fillFromHead(parsed, pseudo, skip, copied, [&](const Entry& h) { return Entry{copied(h.name), copied(h.value)}; });
+    ++version_;
+    entries_.resize(pseudo.size() + parsed.size());
+    Entry* out = entries_.data();
+    for (const Entry& p : pseudo) *out++ = Entry{p.name, blockOrCopy(p.value)};
+    for (const Entry& h : parsed) {
+      if (!skip(h.name)) *out++ = Entry{blockOrCopy(h.name), blockOrCopy(h.value)};
+    }
+    entries_.resize(static_cast<size_t>(out - entries_.data()));
+    parsed.clear();
+    pseudo_count_ = static_cast<uint32_t>(pseudo.size());
+    pseudo_as_taken_ = true;
+    names_lowered_ = false;
   }
-  // Like takeHead(), without the copy: the entries view `block` where it
-  // lies (`parsed` must view only `block`; `pseudo` values outside it are
-  // copied). The caller keeps those bytes unchanged until ownBytes(), or
-  // reads the map no more before it is refilled or cleared: for a head that
-  // usually leaves the chain before anything can touch its buffer.
-  template <typename Skip>
+  // Like takeHead(), without the copy and, until a reader needs them,
+  // without the entries: the map takes `parsed` (views of `block` only;
+  // `parsed` gets the map's old storage) and keeps viewing `pseudo`. The
+  // caller keeps the bytes of `block`, and `pseudo` with what its values
+  // view (values outside `block` are copied when the entries are laid out),
+  // unchanged until ownBytes(), or reads the map no more before it is
+  // refilled or cleared: for a head that usually leaves the chain before
+  // anything can touch its buffer.
+  //
+  // A filter that only adds headers (most do) never makes the map lay out
+  // its entries: the writer sends the head as parsed plus what was added
+  // (onlyAddedTo()). Every reader lays them out first, as takeHead() does.
+  using SkipName = bool (*)(std::string_view name);
   void borrowHead(std::string_view block, std::vector<http::Header>& parsed, std::span<const Entry> pseudo,
-                  Skip skip) {
-    if (!entries_.empty() || arena_bytes_ != 0) clear();
-    block_ = block;
-    block_copy_ = nullptr;
-    borrowed_ = true;
-    const auto in_place = [this](std::string_view v) {
-      return blockOffset(v) != std::string_view::npos ? v : store(v);
-    };
-    fillFromHead(parsed, pseudo, skip, in_place, [](const Entry& h) { return h; });
+                  SkipName skip);
+  // True while the map holds a head from borrowHead() as parsed, and
+  // nothing but regular headers was added since: then headAndAdded() is the
+  // head's headers as parsed (names as received, including those `skip`
+  // keeps out of the map) followed by the added ones, and addedToHead() the
+  // added ones alone.
+  bool onlyAddedTo() const { return unlaid_; }
+  std::span<const Entry> addedToHead() const {
+    return std::span<const Entry>(entries_).subspan(unlaid_parsed_);
   }
+  std::span<const Entry> headAndAdded() const { return entries_; }
   // A map filled by borrowHead() copies the bytes it views into its arena,
   // and lives on its own from here; nothing changes for any other map.
   void ownBytes() {
-    if (borrowed_) copyBorrowedBlock();
+    if (borrowed_) {
+      layOut();
+      copyBorrowedBlock();
+    }
   }
   bool borrowing() const { return borrowed_; }
 
@@ -100,28 +121,41 @@ class HeaderMap {
 
   // Every entry, names in lower case.
   std::span<const Entry> entries() const {
+    layOut();
     if (!names_lowered_) lowerNames();
     return entries_;
   }
   // Every entry, names in the case they came with (lower case if a filter
   // added them): what goes on the wire.
-  std::span<const Entry> entriesAnyCase() const { return entries_; }
+  std::span<const Entry> entriesAnyCase() const {
+    layOut();
+    return entries_;
+  }
   // The pseudo-headers (which always come first; their names are lower case).
   std::span<const Entry> pseudoEntries() const {
+    layOut();
     return std::span<const Entry>(entries_).first(pseudo_count_);
   }
   // The entries after the pseudo-headers, names in any case.
   std::span<const Entry> regularEntriesAnyCase() const {
+    layOut();
     return std::span<const Entry>(entries_).subspan(pseudo_count_);
   }
-  size_t size() const { return entries_.size(); }
-  bool empty() const { return entries_.empty(); }
+  size_t size() const {
+    layOut();
+    return entries_.size();
+  }
+  bool empty() const {
+    layOut();
+    return entries_.empty();
+  }
   // Keeps the entry vector and the largest arena chunk: a map refilled for
   // the next message of a connection usually allocates nothing.
   void clear() {
     ++version_;
     pseudo_as_taken_ = false;
     borrowed_ = false;
+    unlaid_ = false;
     if (entries_.empty() && arena_bytes_ == 0 && reason_phrase_.empty()) return;  // e.g. unused trailers
     clearFilled();
   }
@@ -152,26 +186,15 @@ class HeaderMap {
   }
   char* allocateChunk(size_t n);
   void clearFilled();
-  void copyBorrowedBlock();
-  // What takeHead() and borrowHead() share: `pseudo` first (values through
-  // `pseudo_value`), then the headers of `parsed` that `skip` keeps (through
-  // `entry`), in one pass into the storage kept from the last message.
-  template <typename Skip, typename PseudoValue, typename MakeEntry>
-  void fillFromHead(std::vector<http::Header>& parsed, std::span<const Entry> pseudo, Skip skip,
-                    PseudoValue pseudo_value, MakeEntry entry) {
-    ++version_;
-    entries_.resize(pseudo.size() + parsed.size());
-    Entry* out = entries_.data();
-    for (const Entry& p : pseudo) *out++ = Entry{p.name, pseudo_value(p.value)};
-    for (const Entry& h : parsed) {
-      if (!skip(h.name)) *out++ = entry(h);
-    }
-    entries_.resize(static_cast<size_t>(out - entries_.data()));
-    parsed.clear();
-    pseudo_count_ = pseudo.size();
-    pseudo_as_taken_ = true;
-    names_lowered_ = false;
+  // Lays out the entries of a head borrowHead() left as parsed. Not a change
+  // a reader could see (the entries are what they would have been), so it
+  // may happen in a const reader; a map in that state is never a const
+  // object (borrowHead() put it there).
+  void layOut() const {
+    if (unlaid_) const_cast<HeaderMap*>(this)->layOutHead();
   }
+  void layOutHead();
+  void copyBorrowedBlock();
   // Copies `block` (a parsed head's bytes) into the arena, for blockOrCopy().
   void adoptBlock(std::string_view block);
   // Lower-cases the names that came with a parsed head (in the map's own
@@ -195,6 +218,7 @@ class HeaderMap {
     // Pseudo-headers go after the existing pseudo-headers; a map filled in
     // order (the usual case) never has to move one.
     if (!lower_name.empty() && lower_name.front() == ':') {
+      layOut();
       pseudo_as_taken_ = false;
       if (pseudo_count_ != entries_.size()) {
         appendPseudoBehindRegular(lower_name, value);
@@ -217,18 +241,30 @@ class HeaderMap {
   void recountPseudo();
 
   std::vector<Entry> entries_;
-  size_t pseudo_count_ = 0;     // entries_ starts with this many pseudo-headers
+  uint32_t pseudo_count_ = 0;     // entries_ starts with this many pseudo-headers
   bool pseudo_as_taken_ = false;  // see pseudoAsTaken()
+  mutable bool names_lowered_ = true;  // false: some names are as received
+  bool borrowed_ = false;  // viewing block_ where it lies (borrowHead)
+  // borrowHead()'s head not laid out yet (see onlyAddedTo()): entries_ is
+  // the head as parsed (its first unlaid_parsed_ entries, which unlaid_skip_
+  // may leave out), then what was added; the pseudo-headers are still the
+  // caller's (unlaid_pseudo_).
+  bool unlaid_ = false;
+  uint32_t unlaid_parsed_ = 0;
+  uint32_t unlaid_pseudo_count_ = 0;
+  const Entry* unlaid_pseudo_ = nullptr;
   std::vector<Chunk> chunks_;   // the last one is being filled
   char* chunk_next_ = nullptr;  // its free part
   size_t chunk_free_ = 0;
   size_t arena_bytes_ = 0;  // bytes handed out since clear()
   std::string_view block_;  // what adoptBlock() copied, and where to
   char* block_copy_ = nullptr;  // null while borrowing block_ (borrowHead)
-  bool borrowed_ = false;
+  SkipName unlaid_skip_ = nullptr;
+  // layOutHead() lays the entries out here and swaps it with entries_ (the
+  // storage stays for the next head).
+  std::vector<Entry> spare_entries_;
   std::string reason_phrase_;
   uint64_t version_ = 0;
-  mutable bool names_lowered_ = true;  // false: some names are as received
 };
 
 }  // namespace pier::filters

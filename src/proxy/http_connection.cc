@@ -17,19 +17,19 @@ namespace pier::proxy {
 namespace {
 
 
-uint64_t hashForRequest(const config::HashOn& on, const http::RequestHead& head, std::string_view client_ip,
-                        bool& has_hash) {
+uint64_t hashForRequest(const config::HashOn& on, std::span<const http::Header> headers,
+                        std::string_view client_ip, bool& has_hash) {
   has_hash = true;
   switch (on.kind) {
     case config::HashOn::Kind::kSourceIp:
       return upstream::hashKey(client_ip);
     case config::HashOn::Kind::kHeader:
-      if (const auto* h = http::findHeader(head.headers, on.name)) {
+      if (const auto* h = http::findHeader(headers, on.name)) {
         return upstream::hashKey(h->value);
       }
       break;
     case config::HashOn::Kind::kCookie:
-      for (const auto& h : head.headers) {
+      for (const auto& h : headers) {
         if (!http::equalsLower(h.name, "cookie")) {
           continue;
         }
@@ -356,10 +356,10 @@ void HttpConnection::routeRequest() {
   if (!listener_->filter_factories.empty() && startFilters()) {
     return;
   }
-  dispatchRoute(head_);
+  dispatchRoute(head_, head_.headers);
 }
 
-void HttpConnection::dispatchRoute(const http::RequestHead& head) {
+void HttpConnection::dispatchRoute(const http::RequestHead& head, std::span<const http::Header> headers) {
   const auto& lc = *listener_->config;
   if (route_ == nullptr) {
     consumeHead();
@@ -403,10 +403,10 @@ void HttpConnection::dispatchRoute(const http::RequestHead& head) {
     path.append(head.query());
   }
   std::string host = route_->host_rewrite ? *route_->host_rewrite : std::string(head.host);
-  UpstreamRequest ur{&head, &lc.forwarding, route_, path, host, peer_ip_, request_id_};
+  UpstreamRequest ur{&head, &lc.forwarding, route_, path, host, peer_ip_, request_id_, headers};
   writeUpstreamRequestHead(upstream_head_, ur);
   pick_context_ = upstream::PickContext{};
-  pick_context_.hash = hashForRequest(cluster_->config().hash_on, head, peer_ip_, pick_context_.has_hash);
+  pick_context_.hash = hashForRequest(cluster_->config().hash_on, headers, peer_ip_, pick_context_.has_hash);
   const bool filtered = chain_ != nullptr;
   if (!filtered) {
     bool expect_continue = head.expect_continue && req_has_body_ && version_ == http::Version::kHttp11;

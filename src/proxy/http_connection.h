@@ -75,7 +75,9 @@ class HttpConnection final : public event::IoHandler,
   // routing and local answers
   void routeRequest();
   // After routing (and the filters, if any): answer locally or forward `head`.
-  void dispatchRoute(const http::RequestHead& head);
+  // `headers`: the request's headers to send (head.headers, or a filter
+  // chain's map, read without copying its entries into the head).
+  void dispatchRoute(const http::RequestHead& head, std::span<const http::Header> headers);
   void consumeHead();
   void localReply(int status, std::string_view body, std::string_view content_type = "text/plain",
                   std::string_view extra_headers = {});
@@ -236,6 +238,11 @@ class HttpConnection final : public event::IoHandler,
   std::unique_ptr<filters::FilterChain> spare_chain_;  // the last stream's, reset for the next one
   std::unique_ptr<filters::StreamInfo> stream_info_;   // reused by the connection's streams
   std::vector<http::Header> header_views_;
+  // The pseudo-headers the chain's maps view until they lay out their
+  // entries (HeaderMap::borrowHead): :authority, :method, :path, :scheme
+  // of the request, :status of the response.
+  http::Header request_pseudo_[4];
+  http::Header response_pseudo_[1];
   std::string req_piece_;   // a decoded request body piece on its way into the chain
   std::string resp_piece_;  // the same for the response
   bool head_consumed_ = false;

@@ -88,11 +88,27 @@ HeaderFacts scan(const filters::HeaderMap& headers) {
   return f;
 }
 
+bool isTransferEncoding(std::string_view name) {
+  return name.size() == 17 && http::equalsLower(name, "transfer-encoding");
+}
+
 // Request headers the filters do not see: framing is pier's business, and
 // Host is :authority. (Sizes first: nearly every header is neither.)
 bool isFramingOrHost(std::string_view name) {
-  return (name.size() == 17 && http::equalsLower(name, "transfer-encoding")) ||
-         (name.size() == 4 && http::equalsLower(name, "host"));
+  return isTransferEncoding(name) || (name.size() == 4 && http::equalsLower(name, "host"));
+}
+
+// Whether the headers a filter added to a head it left as parsed (see
+// HeaderMap::onlyAddedTo) change what the parser found about framing (or,
+// for a request, the host): then the map's entries are read instead.
+bool addsFraming(std::span<const filters::HeaderMap::Entry> added, bool request) {
+  for (const auto& e : added) {
+    if ((e.name.size() == 14 && http::equalsLower(e.name, "content-length")) || isTransferEncoding(e.name) ||
+        (request && e.name.size() == 4 && http::equalsLower(e.name, "host"))) {
+      return true;
+    }
+  }
+  return false;
 }
 
 // A call that cannot start (no healthy endpoint): answers 503 from the loop,
@@ -182,13 +198,15 @@ bool HttpConnection::startFilters() {
     return false;  // every filter is disabled on this route: the plain path, at no cost
   }
   const auto& lc = *listener_->config;
-  // Nothing reads head_.headers after this (the map took them). The map
-  // views the head in the input buffer, which keeps it until the next read
-  // into it: readDownstream() makes the map copy it first (ownBytes), which
-  // a request without a body seldom needs before its stream ends.
-  const filters::HeaderMap::Entry pseudo[] = {
-      {":authority", head_.host}, {":method", head_.method}, {":path", head_.target}, {":scheme", "http"}};
-  const auto present_pseudo = std::span(pseudo).subspan(head_.host.empty() ? 1 : 0);
+  // The map takes head_.headers. It views the head in the input buffer,
+  // which keeps it until the next read into it: readDownstream() makes the
+  // map copy it first (ownBytes), which a request without a body seldom
+  // needs before its stream ends.
+  request_pseudo_[0] = {":authority", head_.host};
+  request_pseudo_[1] = {":method", head_.method};
+  request_pseudo_[2] = {":path", head_.target};
+  request_pseudo_[3] = {":scheme", "http"};
+  const auto present_pseudo = std::span(request_pseudo_).subspan(head_.host.empty() ? 1 : 0);
   if (head_consumed_) {
     chain->requestHeaderStorage().takeHead({}, head_.headers, present_pseudo, isFramingOrHost);
   } else {
@@ -264,20 +282,35 @@ void HttpConnection::feedRequestBody(std::string& data, bool done, std::unique_p
 }
 
 void HttpConnection::onRequestHeadersOut(filters::HeaderMap& headers, bool end_stream) {
-  // `fhead` views `headers`, which the chain keeps unchanged from here on.
+  // `fhead` and `sent` view `headers`, which the chain keeps unchanged from here on.
   http::RequestHead fhead;
-  const HeaderFacts facts = scan(headers);
-  fhead.method = valueOr(facts.method, method_);
-  fhead.target = valueOr(facts.path, path_);
-  fhead.host = valueOr(facts.authority, host_header_);
+  std::optional<uint64_t> length;
+  std::span<const http::Header> sent;
+  // A head the filters only added to goes out as parsed, plus the added
+  // headers: what the parser found still holds (the map still views the
+  // head in the input buffer, so nothing was read since, and head_ is this
+  // request's).
+  if (headers.onlyAddedTo() && !addsFraming(headers.addedToHead(), true)) {
+    fhead.method = method_;
+    fhead.target = path_;
+    fhead.host = host_header_;
+    if (head_.body == http::BodyKind::kContentLength) length = head_.content_length;
+    sent = headers.headAndAdded();
+  } else {
+    const HeaderFacts facts = scan(headers);
+    fhead.method = valueOr(facts.method, method_);
+    fhead.target = valueOr(facts.path, path_);
+    fhead.host = valueOr(facts.authority, host_header_);
+    length = parseLength(facts.content_length);
+    sent = headers.regularEntriesAnyCase();
+  }
   fhead.version = version_;
-  fhead.headers.swap(regularHeaderViews(headers));
   fhead.upgrade = upgrade_;
   fhead.keep_alive = keep_alive_;
   up_declared_length_.reset();
   if (end_stream) {
     fhead.body = http::BodyKind::kNone;
-  } else if (auto length = parseLength(facts.content_length)) {
+  } else if (length) {
     fhead.body = http::BodyKind::kContentLength;
     fhead.content_length = *length;
     up_declared_length_ = *length;
@@ -288,13 +321,12 @@ void HttpConnection::onRequestHeadersOut(filters::HeaderMap& headers, bool end_s
   // gets (HEAD: no body) by the method it sent (method_).
   if (!http::sameText(fhead.method, method_)) upstream_method_.assign(fhead.method);  // empty: method_
   if (route_cache_cleared_) {
-    router::RouteRequest rr{fhead.host, fhead.method, fhead.path(), fhead.query(), fhead.headers};
+    router::RouteRequest rr{fhead.host, fhead.method, fhead.path(), fhead.query(), sent};
     route_ = listener_->router->route(rr);
     stream_info_->route_name = route_ != nullptr ? route_->name : "";
   }
   chain_request_done_ = end_stream;
-  dispatchRoute(fhead);
-  header_views_.swap(fhead.headers);  // keeps the vector's storage for the next message
+  dispatchRoute(fhead, sent);
 }
 
 void HttpConnection::onRequestDataOut(std::string_view data, bool end_stream) {
@@ -353,10 +385,8 @@ void HttpConnection::onRequestTrailersOut(filters::HeaderMap& trailers) {
 void HttpConnection::startFilteredResponse() {
   const std::string_view head = upstream_->in().readable().substr(0, resp_head_.head_bytes);
   // The status as received lies in the head: the map's view of it serves.
-  const filters::HeaderMap::Entry pseudo[] = {{":status", resp_head_.status_digits}};
-  const auto skip = [](std::string_view name) {
-    return name.size() == 17 && http::equalsLower(name, "transfer-encoding");  // framing is pier's business
-  };
+  response_pseudo_[0] = {":status", resp_head_.status_digits};
+  const std::span<const http::Header> pseudo = response_pseudo_;
   const bool end = resp_head_.body == http::BodyKind::kNone;
   filters::FilterChain* chain = chain_.get();
   filters::HeaderMap& headers = chain->responseHeaderStorage();
@@ -366,9 +396,9 @@ void HttpConnection::startFilteredResponse() {
   // only if a filter holds the headers (below). One without a body may let
   // the upstream go first, so its map copies the head.
   if (end) {
-    headers.takeHead(head, resp_head_.headers, pseudo, skip);
+    headers.takeHead(head, resp_head_.headers, pseudo, isTransferEncoding);  // framing is pier's business
   } else {
-    headers.borrowHead(head, resp_head_.headers, pseudo, skip);
+    headers.borrowHead(head, resp_head_.headers, pseudo, isTransferEncoding);
   }
   if (!http::sameText(resp_reason_, resp_head_.reason)) resp_reason_.assign(resp_head_.reason);
   upstream_->in().consume(resp_head_.head_bytes);
@@ -404,7 +434,10 @@ void HttpConnection::onResponseHeadersOut(filters::HeaderMap& headers, bool end_
   http::ResponseHead rh;
   rh.version = resp_head_.version;
   rh.status = resp_head_.status;
-  const HeaderFacts facts = scan(headers);
+  // As for a request (onRequestHeadersOut): a head the filters only added to
+  // keeps what the parser found, and goes out as parsed plus the added headers.
+  const bool as_parsed = headers.onlyAddedTo() && !addsFraming(headers.addedToHead(), false);
+  const HeaderFacts facts = as_parsed ? HeaderFacts{} : scan(headers);
   if (const std::string_view* s = facts.status) {
     // Three digits, 200..999 (a filter may not turn a response into a 1xx).
     const auto digit = [](char c) { return static_cast<unsigned>(c - '0'); };
@@ -422,6 +455,7 @@ void HttpConnection::onResponseHeadersOut(filters::HeaderMap& headers, bool end_
   // value is sent, conflicting ones are a bad response, never forwarded.
   // Parsed before the map changes below (the facts point into it).
   std::optional<uint64_t> length = parseLength(facts.content_length);
+  if (as_parsed && resp_head_.body == http::BodyKind::kContentLength) length = resp_head_.content_length;
   if (facts.content_lengths > 1) {
     if (!facts.content_lengths_agree) {
       PIER_LOG_WARN("{} {}: filters left conflicting content-length values", method_, path_);
@@ -471,7 +505,7 @@ void HttpConnection::onResponseHeadersOut(filters::HeaderMap& headers, bool end_
                         http10,
                         request_id_,
                         listener_->config->forwarding.request_id_header,
-                        headers.regularEntriesAnyCase()};
+                        headers.onlyAddedTo() ? headers.headAndAdded() : headers.regularEntriesAnyCase()};
   writeDownstreamResponseHead(out_, dr);
   if (end_stream) {
     finishRequest();

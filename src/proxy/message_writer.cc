@@ -117,6 +117,8 @@ void writeUpstreamRequestHead(std::string& out, const UpstreamRequest& r) {
   const auto& head = *r.head;
   const auto& fwd = *r.forwarding;
   const config::Route* route = r.route;
+  const std::span<const http::Header> headers =
+      r.headers ? *r.headers : std::span<const http::Header>(head.headers);
   out.clear();
   out.append(head.method);
   out.push_back(' ');
@@ -125,8 +127,8 @@ void writeUpstreamRequestHead(std::string& out, const UpstreamRequest& r) {
   appendHeader(out, "host", r.host);
 
   std::string xff;
-  const ConnectionTokens connection_tokens(head.headers);
-  for (const auto& h : head.headers) {
+  const ConnectionTokens connection_tokens(headers);
+  for (const auto& h : headers) {
     std::string_view n = h.name;
     if (http::isHopByHop(n) || http::equalsLower(n, "host") || http::equalsLower(n, "content-length") ||
         http::equalsLower(n, "expect")) {
@@ -167,7 +169,7 @@ void writeUpstreamRequestHead(std::string& out, const UpstreamRequest& r) {
     appendHeader(out, "x-forwarded-proto", "http");
   }
   if (!r.request_id.empty() && !fwd.request_id_header.empty() &&
-      http::findHeader(head.headers, fwd.request_id_header) == nullptr && !routeReplaces(fwd.request_id_header)) {
+      http::findHeader(headers, fwd.request_id_header) == nullptr && !routeReplaces(fwd.request_id_header)) {
     appendHeader(out, fwd.request_id_header, r.request_id);
   }
   if (fwd.via && !routeReplaces("via")) {
@@ -188,7 +190,7 @@ void writeUpstreamRequestHead(std::string& out, const UpstreamRequest& r) {
     out.append("content-length: 0\r\n");
   }
   if (head.upgrade && head.method != "CONNECT") {
-    if (const auto* up = http::findHeader(head.headers, "upgrade")) {
+    if (const auto* up = http::findHeader(headers, "upgrade")) {
       appendHeader(out, "connection", "upgrade");
       appendHeader(out, "upgrade", up->value);
     }

@@ -21,6 +21,8 @@ struct UpstreamRequest {
   std::string_view host;            // after host_rewrite
   std::string_view client_ip;
   std::string_view request_id;      // empty: none
+  // The headers to send instead of head->headers (see DownstreamResponse).
+  std::optional<std::span<const http::Header>> headers;
 };
 
 void writeUpstreamRequestHead(std::string& out, const UpstreamRequest& request);

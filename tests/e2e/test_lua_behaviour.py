@@ -953,6 +953,43 @@ end
     assert r.text() == "conflicting content-length\n"
 
 
+# ---- a head a script only adds to goes out as received, plus the additions --------------------------
+
+ADD_ONLY_SCRIPT = """
+function envoy_on_request(request_handle)
+  request_handle:headers():add("X-Added", "req")
+end
+function envoy_on_response(response_handle)
+  response_handle:headers():add("x-added", "resp")
+end
+"""
+
+
+@pytest.mark.parametrize("chunked", [False, True], ids=["content-length", "chunked"])
+def test_a_head_a_script_only_adds_to_keeps_its_framing_and_headers(res, chunked):
+    from echo_backend import pattern_bytes
+    env = serve(res, ADD_ONLY_SCRIPT)
+    body = b"b" * 3000
+    framing = [("Transfer-Encoding", "chunked")] if chunked else []
+    with httpraw.Conn(env.port) as c:
+        for _ in range(2):  # the connection's next stream too
+            c.send(httpraw.build_request("POST", "/echo", [("X-Mixed-Case", "Kept"), *framing],
+                                         httpraw.chunked_body([body[:1000], body[1000:]]) if chunked else body))
+            r = c.read_response(method="POST")
+            assert r.status == 200, r
+            seen = r.json()
+            assert values(seen, "x-added") == ["req"]
+            assert values(seen, "x-mixed-case") == ["Kept"]
+            assert values(seen, "host") == ["localhost"]
+            assert seen["body_length"] == len(body) and seen["chunked"] == chunked
+            assert r.header_all("x-added") == ["resp"]
+            r = c.request("GET", "/size/5000?chunked=1" if chunked else "/size/5000")
+            assert r.status == 200
+            assert r.header_all("x-added") == ["resp"]
+            assert r.header_all("content-length") == ([] if chunked else ["5000"])
+            assert r.body == pattern_bytes(5000)
+
+
 # ---- the response body skips the chain once no script wants it ------------------------------------
 
 RESPONSE_HEADER_SCRIPT = """

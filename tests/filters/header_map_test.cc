@@ -1,5 +1,6 @@
 #include "src/filters/header_map.h"
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <utility>
@@ -94,11 +95,12 @@ using Pairs = std::vector<std::pair<std::string, std::string>>;
 // takeHead() keeping every header.
 constexpr auto kSkipNone = [](std::string_view) { return false; };
 
-Pairs pairsOf(const HeaderMap& h) {
+Pairs pairsOf(std::span<const HeaderMap::Entry> entries) {
   Pairs out;
-  for (const auto& e : h.entries()) out.emplace_back(e.name, e.value);
+  for (const auto& e : entries) out.emplace_back(e.name, e.value);
   return out;
 }
+Pairs pairsOf(const HeaderMap& h) { return pairsOf(h.entries()); }
 
 // More and longer headers than the refill, so every spare entry holds text.
 void fillFirstMessage(HeaderMap& h) {
@@ -398,7 +400,7 @@ TEST(HeaderMap, ABorrowedHeadIsViewedInPlaceUntilOwnBytesCopiesIt) {
   ASSERT_EQ(h.entriesAnyCase().size(), 3U);
   EXPECT_EQ(h.entriesAnyCase()[0].value.data(), head.data() + 9);  // in place
   EXPECT_EQ(h.entriesAnyCase()[2].name.data(), head.data() + 17);
-  elsewhere.assign("#####");  // copied at once
+  elsewhere.assign("#####");  // copied when the entries were laid out (the first read above)
   h.add("x-added", "1");
   EXPECT_EQ(pairsOf(h), (Pairs{{":status", "200"}, {":other", "extra"}, {"server", "S"}, {"x-added", "1"}}));
   h.ownBytes();
@@ -407,6 +409,69 @@ TEST(HeaderMap, ABorrowedHeadIsViewedInPlaceUntilOwnBytesCopiesIt) {
   EXPECT_EQ(pairsOf(h), (Pairs{{":status", "200"}, {":other", "extra"}, {"server", "S"}, {"x-added", "1"}}));
   h.ownBytes();  // once is enough
   EXPECT_EQ(pairsOf(h), (Pairs{{":status", "200"}, {":other", "extra"}, {"server", "S"}, {"x-added", "1"}}));
+}
+
+// A borrowed head stays as parsed while filters only add regular headers:
+// the proxy sends it plus what was added, and nothing lays the entries out.
+TEST(HeaderMap, ABorrowedHeadOnlyAddedToStaysAsParsed) {
+  std::string head = "GET / HTTP/1.1\r\nHost: h\r\nX-Id: 7\r\n";
+  const std::string_view v(head);
+  const std::vector<http::Header> as_parsed = {{v.substr(16, 4), v.substr(22, 1)},   // Host: h
+                                               {v.substr(25, 4), v.substr(31, 1)}};  // X-Id: 7
+  std::vector<http::Header> parsed = as_parsed;
+  const HeaderMap::Entry pseudo[] = {{":method", v.substr(0, 3)}};
+  HeaderMap h;
+  h.borrowHead(v, parsed, pseudo, [](std::string_view name) { return name == "Host"; });
+  EXPECT_TRUE(parsed.empty());
+  EXPECT_TRUE(h.onlyAddedTo());
+  h.add("X-Added", "1");
+  h.add("x-more", "2");
+  ASSERT_TRUE(h.onlyAddedTo());
+  EXPECT_EQ(pairsOf(h.addedToHead()), (Pairs{{"x-added", "1"}, {"x-more", "2"}}));
+  // As parsed: names as received, and what `skip` keeps out of the map too.
+  EXPECT_EQ(pairsOf(h.headAndAdded()), (Pairs{{"Host", "h"}, {"X-Id", "7"}, {"x-added", "1"}, {"x-more", "2"}}));
+  EXPECT_EQ(h.headAndAdded()[1].value.data(), head.data() + 31);
+}
+
+// Every reader lays the entries out first, as takeHead() would have.
+TEST(HeaderMap, AnyReaderLaysABorrowedHeadOut) {
+  std::string head = "GET / HTTP/1.1\r\nHost: h\r\nX-Id: 7\r\n";
+  const std::string_view v(head);
+  const Pairs laid_out = {{":method", "GET"}, {":scheme", "http"}, {"x-id", "7"}, {"x-added", "1"}};
+  const std::vector<std::pair<const char*, std::function<void(HeaderMap&)>>> readers = {
+      {"entries", [](HeaderMap& h) { (void)h.entries(); }},
+      {"entriesAnyCase", [](HeaderMap& h) { (void)h.entriesAnyCase(); }},
+      {"pseudoEntries", [](HeaderMap& h) { (void)h.pseudoEntries(); }},
+      {"regularEntriesAnyCase", [](HeaderMap& h) { (void)h.regularEntriesAnyCase(); }},
+      {"size", [](HeaderMap& h) { (void)h.size(); }},
+      {"empty", [](HeaderMap& h) { (void)h.empty(); }},
+      {"get", [](HeaderMap& h) { EXPECT_EQ(h.get("x-id"), "7"); }},
+      {"getFirst", [](HeaderMap& h) { EXPECT_EQ(*h.getFirst("x-id"), "7"); }},
+      {"getAtIndex", [](HeaderMap& h) { EXPECT_EQ(*h.getAtIndex(":method", 0), "GET"); }},
+      {"count", [](HeaderMap& h) { EXPECT_EQ(h.count("host"), 0U); }},
+      {"ownBytes", [](HeaderMap& h) { h.ownBytes(); }},
+      {"copy", [](HeaderMap& h) { EXPECT_EQ(pairsOf(HeaderMap(h)), (Pairs{{":method", "GET"}, {":scheme", "http"}, {"x-id", "7"}, {"x-added", "1"}})); }},
+      {"move", [](HeaderMap& h) { h = HeaderMap(std::move(h)); }},
+      {"add a pseudo-header", [](HeaderMap& h) { h.add(":path", "/"); }},
+      {"remove", [](HeaderMap& h) { h.remove("absent"); }},
+      {"replace", [](HeaderMap& h) { h.replace("x-added", "1"); }},
+  };
+  for (const auto& [what, read] : readers) {
+    SCOPED_TRACE(what);
+    std::vector<http::Header> parsed = {{v.substr(16, 4), v.substr(22, 1)}, {v.substr(25, 4), v.substr(31, 1)}};
+    std::string scheme = "http";
+    const HeaderMap::Entry pseudo[] = {{":method", v.substr(0, 3)}, {":scheme", scheme}};
+    HeaderMap h;
+    h.borrowHead(v, parsed, pseudo, [](std::string_view name) { return name == "Host"; });
+    h.add("x-added", "1");
+    read(h);
+    EXPECT_FALSE(h.onlyAddedTo());
+    scheme.assign("####");  // a pseudo value from elsewhere was copied when laid out
+    Pairs expected = laid_out;
+    if (std::string_view(what) == "add a pseudo-header") expected.insert(expected.begin() + 2, {":path", "/"});
+    EXPECT_EQ(pairsOf(h), expected);
+    EXPECT_EQ(h.pseudoEntries().size(), expected.size() - 2);
+  }
 }
 
 TEST(HeaderMap, BorrowingEndsWithClearAndMovesWithTheMapButNotToCopies) {
