@@ -15,16 +15,14 @@ constexpr int kDone = 0;
 constexpr int kSlowPath = 1;
 constexpr int kAbsent = 2;  // get(): no such header
 
-// The running hook's own headers object, still naming a live side whose
-// headers this filter holds; otherwise nullptr (the slow path decides).
-//
-// Objects are named by the ids LuaScript gives a thread's handle and headers
-// (LuaScript::objectIdsRef): LuaJIT's JIT does not compile passing a
-// userdata to a C pointer, and a number costs nothing.
-StreamSide* ownHeadersSide(void* script_ptr, int self) {
+// The side of the running hook, when it holds headers its script may read
+// and change; otherwise nullptr (the slow path decides). The Lua side has
+// checked that the headers object is the running thread's own (by address,
+// see LuaScript::runningObjectsCell), so the running thread is the one to ask.
+StreamSide* ownHeadersSide(void* script_ptr) {
   auto& script = *static_cast<LuaScript*>(script_ptr);
   const LuaScript::Thread* t = script.running();
-  if (t == nullptr || self != LuaScript::headersId(*t)) return nullptr;
+  if (t == nullptr) return nullptr;
   auto* side = static_cast<StreamSide*>(script.live().find(t->headers->side));
   if (side == nullptr || side->headers == nullptr) return nullptr;
   return side;
@@ -33,9 +31,8 @@ StreamSide* ownHeadersSide(void* script_ptr, int self) {
 // The functions below are called from Lua through the FFI: they must not
 // raise Lua errors (no longjmp across an FFI frame) nor throw.
 
-int fastHeadersAdd(void* script, int self, const char* name, size_t name_len, const char* value,
-                   size_t value_len) noexcept {
-  StreamSide* side = ownHeadersSide(script, self);
+int fastHeadersAdd(void* script, const char* name, size_t name_len, const char* value, size_t value_len) noexcept {
+  StreamSide* side = ownHeadersSide(script);
   const std::string_view n(name, name_len);
   const std::string_view v(value, value_len);
   if (side == nullptr || !validHeaderName(n) || !validHeaderValue(v)) return kSlowPath;
@@ -43,9 +40,9 @@ int fastHeadersAdd(void* script, int self, const char* name, size_t name_len, co
   return kDone;
 }
 
-int fastHeadersReplace(void* script, int self, const char* name, size_t name_len, const char* value,
+int fastHeadersReplace(void* script, const char* name, size_t name_len, const char* value,
                        size_t value_len) noexcept {
-  StreamSide* side = ownHeadersSide(script, self);
+  StreamSide* side = ownHeadersSide(script);
   const std::string_view n(name, name_len);
   const std::string_view v(value, value_len);
   if (side == nullptr || !validHeaderName(n) || !validHeaderValue(v)) return kSlowPath;
@@ -53,8 +50,8 @@ int fastHeadersReplace(void* script, int self, const char* name, size_t name_len
   return kDone;
 }
 
-int fastHeadersRemove(void* script, int self, const char* name, size_t name_len) noexcept {
-  StreamSide* side = ownHeadersSide(script, self);
+int fastHeadersRemove(void* script, const char* name, size_t name_len) noexcept {
+  StreamSide* side = ownHeadersSide(script);
   if (side == nullptr) return kSlowPath;
   side->headers->remove(std::string_view(name, name_len));
   return kDone;
@@ -62,9 +59,8 @@ int fastHeadersRemove(void* script, int self, const char* name, size_t name_len)
 
 // One value: its bytes in *out (valid until the map changes; the Lua side
 // copies them at once). Several values are joined by the slow path.
-int fastHeadersGet(void* script, int self, const char* name, size_t name_len, const char** out,
-                   size_t* out_len) noexcept {
-  StreamSide* side = ownHeadersSide(script, self);
+int fastHeadersGet(void* script, const char* name, size_t name_len, const char** out, size_t* out_len) noexcept {
+  StreamSide* side = ownHeadersSide(script);
   if (side == nullptr) return kSlowPath;
   const std::string_view n(name, name_len);
   const filters::HeaderMap& h = *side->headers;
@@ -77,38 +73,44 @@ int fastHeadersGet(void* script, int self, const char* name, size_t name_len, co
 }
 
 // Runs once per state with: ffi, the handle's and the headers' method
-// tables, the tables from objects to ids and from handles to headers
-// objects, the script, the cell holding the id of the handle whose headers
-// the running hook may take (LuaScript::headersHandleIdCell) and the C++
-// functions (light userdata). headers() needs no C++: comparing ids is the
-// whole check. Each fast function tail-calls the classic one when the fast
-// check or the C++ side declines, so its errors name the script's line.
+// tables, the table from handles to headers objects, the script, the cell
+// naming the running hook's own handle and headers objects
+// (LuaScript::runningObjectsCell) and the C++ functions (light userdata).
+// The objects are told by the address of their payload, as the FFI converts
+// a userdata to a pointer: a compare the JIT compiles into the script's
+// trace (a table lookup per call cost more). headers() needs no C++. Each
+// fast function tail-calls the classic one when the fast check or the C++
+// side declines, so its errors name the script's line.
 constexpr std::string_view kInstallLua = R"lua(
-local ffi, handle_methods, headers_methods, id_of, headers_of,
-      p_script, p_headers_handle_id, p_add, p_replace, p_remove, p_get = ...
+local ffi, handle_methods, headers_methods, headers_of,
+      p_script, p_running, p_add, p_replace, p_remove, p_get = ...
 local type = type
-local script = ffi.cast("void *", p_script)
-local headers_handle_id = ffi.cast("const int32_t *", p_headers_handle_id)
-local c_add = ffi.cast("int (*)(void *, int, const char *, size_t, const char *, size_t)", p_add)
-local c_replace = ffi.cast("int (*)(void *, int, const char *, size_t, const char *, size_t)", p_replace)
-local c_remove = ffi.cast("int (*)(void *, int, const char *, size_t)", p_remove)
-local c_get = ffi.cast("int (*)(void *, int, const char *, size_t, const char **, size_t *)", p_get)
+local cast = ffi.cast
+local object_address = ffi.typeof("const void *")
+local script = cast("void *", p_script)
+local running = cast("const void * const *", p_running)  -- [0] handle, [1] headers
+local c_add = cast("int (*)(void *, const char *, size_t, const char *, size_t)", p_add)
+local c_replace = cast("int (*)(void *, const char *, size_t, const char *, size_t)", p_replace)
+local c_remove = cast("int (*)(void *, const char *, size_t)", p_remove)
+local c_get = cast("int (*)(void *, const char *, size_t, const char **, size_t *)", p_get)
 local got = ffi.new("const char *[1]")
 local got_len = ffi.new("size_t[1]")
 local ffi_string = ffi.string
 
 local slow_headers = handle_methods.headers
 handle_methods.headers = function(self)
-  local id = id_of[self]
-  if id ~= nil and id == headers_handle_id[0] then return headers_of[self] end
+  if type(self) == "userdata" and cast(object_address, self) == running[0] then return headers_of[self] end
   return slow_headers(self)
+end
+
+local function own_headers(self)
+  return type(self) == "userdata" and cast(object_address, self) == running[1]
 end
 
 local slow_add = headers_methods.add
 headers_methods.add = function(self, name, value)
-  local id = id_of[self]
-  if id ~= nil and type(name) == "string" and type(value) == "string"
-     and c_add(script, id, name, #name, value, #value) == 0 then
+  if own_headers(self) and type(name) == "string" and type(value) == "string"
+     and c_add(script, name, #name, value, #value) == 0 then
     return
   end
   return slow_add(self, name, value)
@@ -116,9 +118,8 @@ end
 
 local slow_replace = headers_methods.replace
 headers_methods.replace = function(self, name, value)
-  local id = id_of[self]
-  if id ~= nil and type(name) == "string" and type(value) == "string"
-     and c_replace(script, id, name, #name, value, #value) == 0 then
+  if own_headers(self) and type(name) == "string" and type(value) == "string"
+     and c_replace(script, name, #name, value, #value) == 0 then
     return
   end
   return slow_replace(self, name, value)
@@ -126,8 +127,7 @@ end
 
 local slow_remove = headers_methods.remove
 headers_methods.remove = function(self, name)
-  local id = id_of[self]
-  if id ~= nil and type(name) == "string" and c_remove(script, id, name, #name) == 0 then
+  if own_headers(self) and type(name) == "string" and c_remove(script, name, #name) == 0 then
     return
   end
   return slow_remove(self, name)
@@ -135,9 +135,8 @@ end
 
 local slow_get = headers_methods.get
 headers_methods.get = function(self, name)
-  local id = id_of[self]
-  if id ~= nil and type(name) == "string" then
-    local rc = c_get(script, id, name, #name, got, got_len)
+  if own_headers(self) and type(name) == "string" then
+    local rc = c_get(script, name, #name, got, got_len)
     if rc == 0 then return ffi_string(got[0], got_len[0]) end
     if rc == 2 then return nil end
   end
@@ -173,15 +172,14 @@ void installFastPaths(LuaScript& script) {
   }
   pushMethods(script, L, ObjectKind::kHandle);
   pushMethods(script, L, ObjectKind::kHeaders);
-  lua_rawgeti(L, LUA_REGISTRYINDEX, script.objectIdsRef());
   lua_rawgeti(L, LUA_REGISTRYINDEX, script.headersOfRef());
   lua_pushlightuserdata(L, &script);
-  lua_pushlightuserdata(L, const_cast<int32_t*>(script.headersHandleIdCell()));
+  lua_pushlightuserdata(L, const_cast<const void**>(script.runningObjectsCell()));
   lua_pushlightuserdata(L, reinterpret_cast<void*>(&fastHeadersAdd));
   lua_pushlightuserdata(L, reinterpret_cast<void*>(&fastHeadersReplace));
   lua_pushlightuserdata(L, reinterpret_cast<void*>(&fastHeadersRemove));
   lua_pushlightuserdata(L, reinterpret_cast<void*>(&fastHeadersGet));
-  if (lua_pcall(L, 11, 0, 0) != 0) {
+  if (lua_pcall(L, 10, 0, 0) != 0) {
     PIER_LOG_WARN("lua: fast paths not installed: {}", lua_tostring(L, -1));
   }
   lua_settop(L, top);

@@ -4,6 +4,10 @@
 // (slot, generation) pair instead; a slot's generation changes when its object
 // goes away, and a stale pair then resolves to nullptr: an error for the
 // script, never a dangling pointer.
+//
+// An owner that lives through many runs (a filter's stream side) keeps one
+// slot for all of them: each claim() starts a new generation, so the objects
+// of the last run are dead without the slot going back and forth.
 #include <cstdint>
 #include <vector>
 
@@ -16,27 +20,47 @@ class LiveObjects {
     uint32_t generation = 0;  // 0 never names a live object
   };
 
-  Ref add(void* target) {
-    uint32_t slot;
+  // A slot for one owner, naming nothing until claim(); given back with release().
+  uint32_t reserve() {
     if (free_.empty()) {
-      slot = static_cast<uint32_t>(slots_.size());
       slots_.push_back(Slot{});
-    } else {
-      slot = free_.back();
-      free_.pop_back();
+      return static_cast<uint32_t>(slots_.size() - 1);
     }
+    const uint32_t slot = free_.back();
+    free_.pop_back();
+    return slot;
+  }
+
+  // The slot now names `target`, under a generation no earlier Ref has.
+  Ref claim(uint32_t slot, void* target) {
     Slot& s = slots_[slot];
     s.target = target;
-    if (++s.generation == 0) s.generation = 1;
+    nextGeneration(s);
     return Ref{slot, s.generation};
   }
 
-  void remove(Ref ref) {
+  // Refs of the current generation resolve to nullptr from now on; the slot
+  // stays its owner's.
+  void retire(Ref ref) {
     if (find(ref) == nullptr) return;
     Slot& s = slots_[ref.slot];
     s.target = nullptr;
-    if (++s.generation == 0) s.generation = 1;
-    free_.push_back(ref.slot);
+    nextGeneration(s);
+  }
+
+  void release(uint32_t slot) {
+    Slot& s = slots_[slot];
+    s.target = nullptr;
+    nextGeneration(s);
+    free_.push_back(slot);
+  }
+
+  // reserve() and claim() in one, for an owner of a single life.
+  Ref add(void* target) { return claim(reserve(), target); }
+  // retire() and release() in one.
+  void remove(Ref ref) {
+    if (find(ref) == nullptr) return;
+    release(ref.slot);
   }
 
   void* find(Ref ref) const {
@@ -45,13 +69,21 @@ class LiveObjects {
     return s.generation == ref.generation ? s.target : nullptr;
   }
 
-  size_t liveCount() const { return slots_.size() - free_.size(); }
+  // Slots that name an object now.
+  size_t liveCount() const {
+    size_t n = 0;
+    for (const Slot& s : slots_) n += s.target != nullptr ? 1 : 0;
+    return n;
+  }
 
  private:
   struct Slot {
     void* target = nullptr;
     uint32_t generation = 0;
   };
+  static void nextGeneration(Slot& s) {
+    if (++s.generation == 0) s.generation = 1;
+  }
   std::vector<Slot> slots_;
   std::vector<uint32_t> free_;
 };

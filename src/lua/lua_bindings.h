@@ -69,7 +69,7 @@ void registerObjectTypes(LuaScript& script);
 void registerCryptoType(LuaScript& script);
 
 // Objects the filter hands to scripts (pushed on `L`; the handle comes with
-// LuaScript::startThread).
+// LuaScript::startRun).
 void pushHeaders(lua_State* L, const StreamSide& side, HeadersVariant variant);
 // body() results: the held body, or nil/an empty buffer when there is none.
 void pushBody(lua_State* L, StreamSide& side, bool always_wrap);

@@ -41,6 +41,8 @@ class LuaFilter final : public filters::HttpFilter, private StreamShared {
   ~LuaFilter() override {
     for (StreamSide* s : {&request_, &response_}) {
       if (s->active()) endRun(*s, false);
+      if (s->co) script_->recycleThread(std::move(s->co));
+      if (s->live_slot != StreamSide::kNoSlot) script_->live().release(s->live_slot);
     }
   }
 
@@ -279,8 +281,10 @@ class LuaFilter final : public filters::HttpFilter, private StreamShared {
 
   Step start(StreamSide& s) {
     settings->executions.add();
-    s.ref = script_->live().add(&s);
-    s.co = script_->startThread(s.response, s.ref);
+    if (s.live_slot == StreamSide::kNoSlot) s.live_slot = script_->live().reserve();
+    s.ref = script_->live().claim(s.live_slot, &s);
+    if (!s.co) s.co = script_->takeThread();
+    script_->startRun(*s.co, s.response, s.ref);
     s.thread = s.co->L;
     return run(s, 1);
   }
@@ -357,12 +361,10 @@ class LuaFilter final : public filters::HttpFilter, private StreamShared {
 
   // The hook's coroutine is gone: every object the script got dies with it.
   void endRun(StreamSide& s, bool finished_normally) {
-    script_->live().remove(s.ref);
-    if (finished_normally) {
-      script_->recycleThread(std::move(s.co));
-    } else {
-      script_->dropThread(std::move(s.co));
-    }
+    script_->live().retire(s.ref);
+    // A finished thread stays for the side's next run; a suspended or failed
+    // one is the garbage collector's.
+    if (!finished_normally) script_->dropThread(std::move(s.co));
     s.thread = nullptr;
     s.headers_copy.reset();
     s.chunk = nullptr;

@@ -431,18 +431,22 @@ constexpr auto kHeaderChars = [] {
 }();
 
 // Whether every byte of `text` has `bit` in kHeaderChars. Branch-free over
-// the bytes, four at a time: names and values are short and almost always
-// valid.
+// the bytes, four at a time and the last four (overlapping) at once: names
+// and values are short and almost always valid.
 bool allHave(std::string_view text, uint8_t bit) {
   const auto* p = reinterpret_cast<const unsigned char*>(text.data());
-  const unsigned char* end = p + text.size();
-  unsigned a = bit;
-  unsigned b = bit;
-  for (; end - p >= 4; p += 4) {
+  const size_t n = text.size();
+  if (n < 4) {
+    // The first, middle and last bytes are all of them.
+    return n == 0 || (kHeaderChars[p[0]] & kHeaderChars[p[n / 2]] & kHeaderChars[p[n - 1]] & bit) != 0;
+  }
+  const unsigned char* last = p + n - 4;
+  unsigned a = bit & kHeaderChars[last[0]] & kHeaderChars[last[1]];
+  unsigned b = bit & kHeaderChars[last[2]] & kHeaderChars[last[3]];
+  for (; p < last; p += 4) {
     a &= kHeaderChars[p[0]] & kHeaderChars[p[1]];
     b &= kHeaderChars[p[2]] & kHeaderChars[p[3]];
   }
-  for (; p != end; ++p) a &= kHeaderChars[*p];
   return (a & b) != 0;
 }
 

@@ -68,7 +68,6 @@ std::shared_ptr<LuaScript> LuaScript::create(std::string_view code, std::string_
   registerObjectTypes(*script);
   registerCryptoType(*script);
   script->headers_of_ref_ = weakKeyedTable(L);
-  script->object_ids_ref_ = weakKeyedTable(L);
   return script;
 }
 
@@ -118,48 +117,47 @@ void LuaScript::useFastPaths() {
   installFastPaths(*this);
 }
 
-std::unique_ptr<LuaScript::Thread> LuaScript::startThread(bool response, LiveObjects::Ref side) {
+std::unique_ptr<LuaScript::Thread> LuaScript::takeThread() {
+  if (!idle_.empty()) {
+    std::unique_ptr<Thread> t = std::move(idle_.back());
+    idle_.pop_back();
+    return t;
+  }
+  auto t = std::make_unique<Thread>();
+  lua_State* L = state();
+  t->L = lua_newthread(L);
+  // The registry reference keeps the thread (while suspended, and with it
+  // the handle in its stack) alive; the headers object needs one of its
+  // own, which is also how the bindings reach it.
+  t->ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  lua_rawgeti(t->L, LUA_REGISTRYINDEX, on_request_ref_);
+  lua_rawgeti(t->L, LUA_REGISTRYINDEX, on_response_ref_);
+  t->handle = pushStreamObject(t->L, ObjectKind::kHandle, {});
+  t->headers = pushStreamObject(L, ObjectKind::kHeaders, {}, 0, kHeadersMain);
+  // What the fast headers() (fast_path.h) looks up: handle -> headers.
+  lua_pushvalue(t->L, kHandleSlot);
+  lua_xmove(t->L, L, 1);  // handle at -1, headers at -2
+  setInTable(L, headers_of_ref_, -1, -2);
+  lua_pop(L, 1);
+  t->headers_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  return t;
+}
+
+void LuaScript::startRun(Thread& t, bool response, LiveObjects::Ref side) {
   // Only a script that runs often gets the fast paths: the FFI they load
   // costs ~24 KiB per state, which a thousand rarely used routes would pay
   // for nothing.
   if (!fast_paths_ && ++hook_runs_ >= kFastPathsAfterRuns) useFastPaths();
-  std::unique_ptr<Thread> t;
-  if (!idle_.empty()) {
-    t = std::move(idle_.back());
-    idle_.pop_back();
-  } else {
-    t = std::make_unique<Thread>();
-    lua_State* L = state();
-    t->L = lua_newthread(L);
-    // The registry reference keeps the thread (while suspended, and with it
-    // the handle in its stack) alive; the headers object needs one of its
-    // own, which is also how the bindings reach it.
-    t->ref = luaL_ref(L, LUA_REGISTRYINDEX);
-    lua_rawgeti(t->L, LUA_REGISTRYINDEX, on_request_ref_);
-    lua_rawgeti(t->L, LUA_REGISTRYINDEX, on_response_ref_);
-    t->handle = pushStreamObject(t->L, ObjectKind::kHandle, side);
-    t->headers = pushStreamObject(L, ObjectKind::kHeaders, side, 0, kHeadersMain);
-    // What the fast paths (fast_path.h) look up: ids, and handle -> headers.
-    // Ids wrap long before int does; an id repeats only after 2^29 more
-    // threads, by which time the thread that had it is long gone.
-    t->id = next_thread_id_;
-    next_thread_id_ = next_thread_id_ == (1 << 29) ? 1 : next_thread_id_ + 1;
-    lua_pushvalue(t->L, kHandleSlot);
-    lua_xmove(t->L, L, 1);  // handle at -1, headers at -2
-    setInTable(L, headers_of_ref_, -1, -2);
-    lua_pushinteger(L, handleId(*t));
-    setInTable(L, object_ids_ref_, -2, -1);
-    lua_pop(L, 2);
-    lua_pushinteger(L, headersId(*t));
-    setInTable(L, object_ids_ref_, -2, -1);
-    lua_pop(L, 1);
-    t->headers_ref = luaL_ref(L, LUA_REGISTRYINDEX);
-  }
-  t->handle->side = side;
-  t->headers->side = side;
-  lua_pushvalue(t->L, response ? kResponseHookSlot : kRequestHookSlot);
-  lua_pushvalue(t->L, kHandleSlot);
-  return t;
+  t.handle->side = side;
+  t.headers->side = side;
+  // A coroutine that returned can run a new function: LuaJIT starts one
+  // whenever a thread with status 0 has a function above its base, and the
+  // base of a finished one is the bottom of its stack again, below the
+  // saved slots (tests/lua/coroutine_test.cc checks both). Hooks seldom
+  // return values, so the stack is usually at the saved slots already.
+  if (lua_gettop(t.L) != kHandleSlot) lua_settop(t.L, kHandleSlot);
+  lua_pushvalue(t.L, response ? kResponseHookSlot : kRequestHookSlot);
+  lua_pushvalue(t.L, kHandleSlot);
 }
 
 void LuaScript::recycleThread(std::unique_ptr<Thread> t) {
@@ -167,12 +165,6 @@ void LuaScript::recycleThread(std::unique_ptr<Thread> t) {
     dropThread(std::move(t));
     return;
   }
-  // A coroutine that returned can run a new function: LuaJIT starts one
-  // whenever a thread with status 0 has a function above its base, and the
-  // base of a finished one is the bottom of its stack again, below the
-  // saved slots (tests/lua/coroutine_test.cc checks both). Hooks seldom
-  // return values, so the stack is usually at the saved slots already.
-  if (lua_gettop(t->L) != kHandleSlot) lua_settop(t->L, kHandleSlot);
   idle_.push_back(std::move(t));
 }
 

@@ -82,19 +82,21 @@ class LuaScript {
     StreamObject* handle = nullptr;
     StreamObject* headers = nullptr;
     int headers_ref = -1;
-    int id = 0;  // unique in its script; names the objects to the fast paths
   };
-  static int handleId(const Thread& t) { return 2 * t.id; }
-  static int headersId(const Thread& t) { return 2 * t.id + 1; }
   static constexpr int kRequestHookSlot = 1;
   static constexpr int kResponseHookSlot = 2;
   static constexpr int kHandleSlot = 3;
-  // A thread whose stack holds the hook function and the handle above the
+  // A thread for hook runs, idle from the pool or new. The caller may keep it
+  // for its next runs (a filter's stream side does) while they finish
+  // normally, and gives it back with recycleThread() or dropThread().
+  std::unique_ptr<Thread> takeThread();
+  // Readies `t` (new, or idle: its last hook finished normally) for a run of
+  // the request or response hook: the hook function and the handle above the
   // saved slots (ready for lua_resume with one argument), its objects naming
-  // `side`. Threads are passed by pointer (a run holds one from start to
-  // end) so starting and ending a run moves no more than that.
-  std::unique_ptr<Thread> startThread(bool response, LiveObjects::Ref side);
-  // A thread whose hook finished normally can run the next hook.
+  // `side`.
+  void startRun(Thread& t, bool response, LiveObjects::Ref side);
+  // An idle thread goes back to the pool (or, when the pool is full, to the
+  // garbage collector).
   void recycleThread(std::unique_ptr<Thread> t);
   // Suspended or failed threads are left to the garbage collector.
   void dropThread(std::unique_ptr<Thread> t);
@@ -107,30 +109,30 @@ class LuaScript {
   // its handle may give (handle:headers()); returns what to restore.
   struct Running {
     const Thread* thread = nullptr;
-    int32_t headers_handle_id = 0;
+    const void* handle = nullptr;
   };
   Running enterRun(const Thread* t, bool headers_available) {
-    const Running previous{running_, headers_handle_id_};
+    const Running previous{running_, running_objects_[0]};
     running_ = t;
-    headers_handle_id_ = t != nullptr && headers_available ? handleId(*t) : 0;
+    running_objects_[0] = t != nullptr && headers_available ? t->handle : nullptr;
+    running_objects_[1] = t != nullptr ? t->headers : nullptr;
     return previous;
   }
   void leaveRun(Running previous) {
     running_ = previous.thread;
-    headers_handle_id_ = previous.headers_handle_id;
+    running_objects_[0] = previous.handle;
+    running_objects_[1] = previous.thread != nullptr ? previous.thread->headers : nullptr;
   }
   const Thread* running() const { return running_; }
-  // The id of the running handle while its headers are available, else 0.
-  // The fast handle:headers() reads it through this address (no call into
-  // C++); nothing changes it while Lua runs.
-  const int32_t* headersHandleIdCell() const { return &headers_handle_id_; }
+  // The running hook's own handle (while its headers are available) and
+  // headers object, by the address of their payload, else nullptr. The fast
+  // paths compare a script's objects with them through this address (no
+  // call into C++); nothing changes them while Lua runs.
+  const void* const* runningObjectsCell() const { return running_objects_; }
   // Registry reference of the weak table from each thread's handle to its
   // headers object (see fast_path.h).
   int headersOfRef() const { return headers_of_ref_; }
-  // ... and of the weak table from each thread's handle and headers object to
-  // its id (handleId, headersId).
-  int objectIdsRef() const { return object_ids_ref_; }
-  // Installs the fast paths of fast_path.h now (startThread does once the
+  // Installs the fast paths of fast_path.h now (startRun does once the
   // script has run kFastPathsAfterRuns hooks).
   void useFastPaths();
   bool fastPaths() const { return fast_paths_; }
@@ -148,10 +150,8 @@ class LuaScript {
   LiveObjects live_;
   std::vector<std::unique_ptr<Thread>> idle_;
   const Thread* running_ = nullptr;
-  int32_t headers_handle_id_ = 0;
+  const void* running_objects_[2] = {nullptr, nullptr};
   int headers_of_ref_ = -1;
-  int object_ids_ref_ = -1;
-  int next_thread_id_ = 1;
   uint32_t hook_runs_ = 0;
   bool fast_paths_ = false;
 };

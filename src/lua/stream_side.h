@@ -53,10 +53,15 @@ struct StreamSide {
   bool response = false;
 
   // The hook run, while its coroutine exists. Objects the script gets name
-  // `ref`; removing it kills them all.
+  // `ref`; retiring it kills them all. The side keeps its thread (`co`) and
+  // its slot in the script's LiveObjects for its next runs, while they
+  // finish normally: a connection's streams run on them without a trip to
+  // the pool.
   std::unique_ptr<LuaScript::Thread> co;
   lua_State* thread = nullptr;  // co->L while the run lasts
   LiveObjects::Ref ref;
+  static constexpr uint32_t kNoSlot = UINT32_MAX;
+  uint32_t live_slot = kNoSlot;
   Wait wait = Wait::kNone;
   bool always_wrap = false;  // of the body() call being waited for
 

@@ -78,6 +78,8 @@ class HttpConnection final : public event::IoHandler,
   // `headers`: the request's headers to send (head.headers, or a filter
   // chain's map, read without copying its entries into the head).
   void dispatchRoute(const http::RequestHead& head, std::span<const http::Header> headers);
+  // stream_info_'s route name: route_'s.
+  void setInfoRoute();
   void consumeHead();
   void localReply(int status, std::string_view body, std::string_view content_type = "text/plain",
                   std::string_view extra_headers = {});
@@ -237,6 +239,10 @@ class HttpConnection final : public event::IoHandler,
   std::unique_ptr<filters::FilterChain> chain_;
   std::unique_ptr<filters::FilterChain> spare_chain_;  // the last stream's, reset for the next one
   std::unique_ptr<filters::StreamInfo> stream_info_;   // reused by the connection's streams
+  // What stream_info_ names now (its protocol and route_name are assigned
+  // only when these change: a connection's streams mostly repeat them).
+  http::Version info_version_ = http::Version::kHttp11;
+  const config::Route* info_route_ = nullptr;
   std::vector<http::Header> header_views_;
   // The pseudo-headers the chain's maps view until they lay out their
   // entries (HeaderMap::borrowHead): :authority, :method, :path, :scheme

@@ -101,12 +101,15 @@ bool isFramingOrHost(std::string_view name) {
 // Whether the headers a filter added to a head it left as parsed (see
 // HeaderMap::onlyAddedTo) change what the parser found about framing (or,
 // for a request, the host): then the map's entries are read instead.
+// (Sizes first: added names are seldom any of these.)
+bool namesFramingOrHost(std::string_view name, bool request) {
+  return http::equalsLower(name, "content-length") || isTransferEncoding(name) ||
+         (request && http::equalsLower(name, "host"));
+}
 bool addsFraming(std::span<const filters::HeaderMap::Entry> added, bool request) {
   for (const auto& e : added) {
-    if ((e.name.size() == 14 && http::equalsLower(e.name, "content-length")) || isTransferEncoding(e.name) ||
-        (request && e.name.size() == 4 && http::equalsLower(e.name, "host"))) {
-      return true;
-    }
+    const size_t n = e.name.size();
+    if ((n == 14 || n == 17 || n == 4) && namesFramingOrHost(e.name, request)) return true;
   }
   return false;
 }
@@ -156,6 +159,16 @@ filters::FilterChain& HttpConnection::acquireChain(bool keep_filters) {
   }
   chain_->keepAlive(snapshot_);
   return *chain_;
+}
+
+void HttpConnection::setInfoRoute() {
+  if (info_route_ == route_) return;
+  info_route_ = route_;
+  if (route_ != nullptr) {
+    stream_info_->route_name = route_->name;
+  } else {
+    stream_info_->route_name.clear();
+  }
 }
 
 bool HttpConnection::recycleInPlace(filters::FilterChain& chain, filters::WorkerCache& cache) {
@@ -221,15 +234,20 @@ bool HttpConnection::startFilters() {
     stream_info_->downstream_remote_address = peer_.text();
     stream_info_->downstream_direct_remote_address = direct_peer_;
     if (auto local = l4::localAddressOf(fd_.get())) stream_info_->downstream_local_address = local->text();
+    stream_info_->listener_name = lc.name;
+    stream_info_->protocol = "HTTP/1.1";
+    info_version_ = http::Version::kHttp11;
+    info_route_ = nullptr;
+    stream_info_->route_name.clear();
   }
   auto& info = *stream_info_;
   info.resetForNextStream();
   // Assigned only when they change: a connection's streams mostly repeat them.
-  const std::string_view protocol = version_ == http::Version::kHttp10 ? "HTTP/1.0" : "HTTP/1.1";
-  if (!http::sameText(info.protocol, protocol)) info.protocol.assign(protocol);
-  const std::string_view route_name = route_ != nullptr ? std::string_view(route_->name) : std::string_view();
-  if (!http::sameText(info.route_name, route_name)) info.route_name.assign(route_name);
-  if (!http::sameText(info.listener_name, lc.name)) info.listener_name.assign(lc.name);
+  if (info_version_ != version_) {
+    info_version_ = version_;
+    info.protocol = version_ == http::Version::kHttp10 ? "HTTP/1.0" : "HTTP/1.1";
+  }
+  setInfoRoute();
 
   continue_pending_ = head_.expect_continue && req_has_body_ && version_ == http::Version::kHttp11;
   req_decoder_.start(head_.body, head_.content_length, limitsFor(lc));
@@ -323,7 +341,7 @@ void HttpConnection::onRequestHeadersOut(filters::HeaderMap& headers, bool end_s
   if (route_cache_cleared_) {
     router::RouteRequest rr{fhead.host, fhead.method, fhead.path(), fhead.query(), sent};
     route_ = listener_->router->route(rr);
-    stream_info_->route_name = route_ != nullptr ? route_->name : "";
+    setInfoRoute();
   }
   chain_request_done_ = end_stream;
   dispatchRoute(fhead, sent);

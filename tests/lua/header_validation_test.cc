@@ -1,6 +1,7 @@
 // The byte rules for header names and values scripts set (lua_bindings.h):
-// checked a table lookup per byte, four bytes at a time, so each rule is
-// tried at every position of the unrolled loop and of its tail.
+// checked a table lookup per byte, four bytes at a time and the last four
+// overlapping (three single bytes below four), so each rule is tried at every
+// position of the loop and of its tail.
 #include <gtest/gtest.h>
 
 #include <string>

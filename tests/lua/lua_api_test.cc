@@ -182,6 +182,14 @@ TEST(LuaHeadersFastPathTest, WrongSelfIsStillATypeError) {
   EXPECT_NE(errorOf("h:headers().add({}, 'x', 'y')").find("expected a headers object"), std::string::npos);
   EXPECT_NE(errorOf("h.headers(nil)").find("expected a stream handle"), std::string::npos)
       << errorOf("h.headers(nil)");
+  // The fast calls tell the hook's own objects by address: another userdata
+  // (of no pier type) goes the classic way, and is refused there.
+  for (const char* call : {"h:headers().add(io.stdout, 'x', 'y')", "h:headers().get(io.stdout, 'x')",
+                           "h:headers().replace(io.stdout, 'x', 'y')", "h:headers().remove(io.stdout, 'x')"}) {
+    EXPECT_NE(errorOf(call).find("expected a headers object"), std::string::npos) << call << ": " << errorOf(call);
+  }
+  EXPECT_NE(errorOf("h.headers(io.stdout)"), "<no error>");
+  EXPECT_NE(errorOf("h.headers(h:headers())").find("expected a stream handle"), std::string::npos);
 }
 
 TEST(LuaHeadersFastPathTest, ScriptsStillGetTheSameFfiModule) {

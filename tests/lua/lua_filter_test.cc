@@ -1211,6 +1211,10 @@ TEST(LuaFilterTest, ThreadsAreReusedAcrossStreams) {
     if (i == 0) first = *headers.get("n");
     EXPECT_EQ(headers.get("n"), first);
   }
+  // The live filter's request side keeps the thread for its next stream;
+  // a filter that goes gives it back to the pool.
+  EXPECT_EQ(h.script()->idleThreads(), 0u);
+  h.destroyFilter();
   EXPECT_EQ(h.script()->idleThreads(), 1u);
 }
 
@@ -1286,7 +1290,8 @@ TEST(LuaFilterTest, RecycledThreadRunsBothHooksAfterReturnedValues) {
     EXPECT_EQ(response.get("x-resp"), "1");
     EXPECT_EQ(response.get("x-req"), std::nullopt);
   }
-  EXPECT_EQ(h.script()->idleThreads(), 1u);
+  h.destroyFilter();
+  EXPECT_EQ(h.script()->idleThreads(), 2u);  // one per side
 }
 
 // --- recycling: a connection's next stream may reuse its last filter --------------
@@ -1310,6 +1315,35 @@ TEST(LuaFilterRecycleTest, AFinishedFilterServesTheNextStreamLikeANewOne) {
   EXPECT_EQ(h.filter().onRequestHeaders(second, true), HeadersStatus::kContinue);
   EXPECT_FALSE(h.cb.reply.has_value()) << "the first stream's reply must not come back";
   EXPECT_EQ(second.get("x-seen"), "2");
+}
+
+// A recycled filter's sides run the next stream on the threads they kept
+// (no trip to the pool); a run that failed leaves its thread to the garbage
+// collector, and the next run gets another.
+TEST(LuaFilterRecycleTest, ARecycledFilterKeepsItsThreadUntilARunFails) {
+  Harness h(R"(
+    threads = {}  -- kept: a collected thread's address could come back
+    function envoy_on_request(h)
+      threads[#threads + 1] = coroutine.running()
+      h:headers():add('x-thread', tostring(coroutine.running()))
+      if h:headers():get('x-fail') then error('asked to') end
+    end)");
+  ASSERT_NE(h.make(), nullptr);
+  auto run = [&](bool fail) {
+    auto headers = fail ? requestHeaders({{"x-fail", "1"}}) : requestHeaders();
+    h.filter().onRequestHeaders(headers, true);
+    h.filter().onDestroy();
+    EXPECT_TRUE(h.factory().recycle(h.filter(), h.cache(), nullptr));
+    h.filter().setCallbacks(h.cb);
+    return *headers.get("x-thread");
+  };
+  const std::string first = run(false);
+  EXPECT_EQ(run(false), first);
+  EXPECT_EQ(h.script()->idleThreads(), 0u);
+  EXPECT_EQ(run(true), first);  // failed: its thread is dropped
+  const std::string after_failure = run(false);
+  EXPECT_NE(after_failure, first);
+  EXPECT_EQ(run(false), after_failure);
 }
 
 TEST(LuaFilterRecycleTest, AFilterWhoseScriptStillWaitsIsNotRecycled) {
