@@ -119,7 +119,7 @@ struct StreamSide {
     call_answered = false;
     call_result.reset();
     return_duplicate_headers = false;
-    if (reply.status != 0 || !reply.headers.empty() || !reply.body.empty()) reply = LocalReply{};
+    if (reply.status != 0) reply = LocalReply{};  // every reply made has one (200..599, or 500)
   }
 };
 

@@ -102,7 +102,9 @@ bool isFramingOrHost(std::string_view name) {
 // HeaderMap::onlyAddedTo) change what the parser found about framing (or,
 // for a request, the host): then the map's entries are read instead.
 // (Sizes first: added names are seldom any of these.)
-bool namesFramingOrHost(std::string_view name, bool request) {
+// Out of line: the loop below inlines only the size checks, which nearly
+// every added name fails.
+[[gnu::noinline]] bool namesFramingOrHost(std::string_view name, bool request) {
   return http::equalsLower(name, "content-length") || isTransferEncoding(name) ||
          (request && http::equalsLower(name, "host"));
 }
