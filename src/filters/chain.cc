@@ -115,7 +115,8 @@ void FilterChain::Slot::reset() {
 void FilterChain::Direction::reset() {
   // `headers` are not cleared here: every way in (requestHeaders(map), the
   // header storage) replaces or empties them, and nothing reads them before.
-  trailers.clear();
+  // Trailers are only ever filled with has_trailers set (enterTrailers).
+  if (has_trailers) trailers.clear();
   headers_only = false;
   has_trailers = false;
   headers_out = false;

@@ -185,10 +185,7 @@ void HeaderMap::add(std::string_view name, std::string_view value) {
   const size_t n = name.size();
   const size_t total = n + value.size();
   char* p = total != 0 ? allocate(total) : nullptr;
-  if (n != 0) {
-    copyShort(p, name.data(), n);
-    http::lowerInPlace(p, n);
-  }
+  http::copyLower(p, name.data(), n);
   copyShort(p + n, value.data(), value.size());
   append(std::string_view(p, n), std::string_view(p + n, value.size()));
   if (arena_bytes_ >= kCompactFloor) compactIfWasteful();

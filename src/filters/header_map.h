@@ -226,7 +226,9 @@ class HeaderMap {
       }
       ++pseudo_count_;
     }
-    entries_.push_back(Entry{lower_name, value});
+    // An lvalue: libstdc++ inlines push_back(const&), not emplace_back.
+    const Entry entry{lower_name, value};
+    entries_.push_back(entry);
   }
   void appendPseudoBehindRegular(std::string_view lower_name, std::string_view value);
   // Rewrites the live headers into one fresh chunk once dead bytes (values

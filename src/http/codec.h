@@ -178,6 +178,14 @@ inline void lowerWord(char* p) {
   x = foldWord(x);
   std::memcpy(p, &x, sizeof x);
 }
+
+template <typename Word>
+inline void copyLowerWord(char* dst, const char* src) {
+  Word x;
+  std::memcpy(&x, src, sizeof x);
+  x = foldWord(x);
+  std::memcpy(dst, &x, sizeof x);
+}
 }  // namespace detail
 
 // Lower-cases ASCII letters in place, whole words at a time (the last one
@@ -192,6 +200,21 @@ inline void lowerInPlace(char* p, size_t n) {
     detail::lowerWord<uint32_t>(p + n - 4);
   } else {
     for (size_t i = 0; i < n; ++i) detail::lowerWord<uint8_t>(p + i);
+  }
+}
+
+// Copies `n` bytes from `src` to `dst` (which must not overlap) with ASCII
+// letters lowered: copyShort() and lowerInPlace() in one pass over words
+// (every header name a filter adds passes here).
+inline void copyLower(char* dst, const char* src, size_t n) {
+  if (n >= 8) {
+    for (size_t i = 0; i + 8 <= n; i += 8) detail::copyLowerWord<uint64_t>(dst + i, src + i);
+    detail::copyLowerWord<uint64_t>(dst + n - 8, src + n - 8);
+  } else if (n >= 4) {
+    detail::copyLowerWord<uint32_t>(dst, src);
+    detail::copyLowerWord<uint32_t>(dst + n - 4, src + n - 4);
+  } else {
+    for (size_t i = 0; i < n; ++i) detail::copyLowerWord<uint8_t>(dst + i, src + i);
   }
 }
 

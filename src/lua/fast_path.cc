@@ -15,55 +15,48 @@ constexpr int kDone = 0;
 constexpr int kSlowPath = 1;
 constexpr int kAbsent = 2;  // get(): no such header
 
-// The side of the running hook, when it holds headers its script may read
-// and change; otherwise nullptr (the slow path decides). The Lua side has
-// checked that the headers object is the running thread's own (by address,
-// see LuaScript::runningObjectsCell), so the running thread is the one to ask.
-StreamSide* ownHeadersSide(void* script_ptr) {
-  auto& script = *static_cast<LuaScript*>(script_ptr);
-  const LuaScript::Thread* t = script.running();
-  if (t == nullptr) return nullptr;
-  auto* side = static_cast<StreamSide*>(script.live().find(t->headers->side));
-  if (side == nullptr || side->headers == nullptr) return nullptr;
-  return side;
-}
+// The headers of the running hook, when its script may change them;
+// otherwise nullptr (the slow path decides). The Lua side has checked that
+// the headers object is the running thread's own (by address, see
+// LuaScript::runningObjectsCell), so the running hook's are the ones.
+filters::HeaderMap* ownHeaders(void* script) { return static_cast<LuaScript*>(script)->runningHeaders(); }
 
 // The functions below are called from Lua through the FFI: they must not
 // raise Lua errors (no longjmp across an FFI frame) nor throw.
 
 int fastHeadersAdd(void* script, const char* name, size_t name_len, const char* value, size_t value_len) noexcept {
-  StreamSide* side = ownHeadersSide(script);
+  filters::HeaderMap* headers = ownHeaders(script);
   const std::string_view n(name, name_len);
   const std::string_view v(value, value_len);
-  if (side == nullptr || !validHeaderName(n) || !validHeaderValue(v)) return kSlowPath;
-  side->headers->add(n, v);
+  if (headers == nullptr || !validHeaderName(n) || !validHeaderValue(v)) return kSlowPath;
+  headers->add(n, v);
   return kDone;
 }
 
 int fastHeadersReplace(void* script, const char* name, size_t name_len, const char* value,
                        size_t value_len) noexcept {
-  StreamSide* side = ownHeadersSide(script);
+  filters::HeaderMap* headers = ownHeaders(script);
   const std::string_view n(name, name_len);
   const std::string_view v(value, value_len);
-  if (side == nullptr || !validHeaderName(n) || !validHeaderValue(v)) return kSlowPath;
-  side->headers->replace(n, v);
+  if (headers == nullptr || !validHeaderName(n) || !validHeaderValue(v)) return kSlowPath;
+  headers->replace(n, v);
   return kDone;
 }
 
 int fastHeadersRemove(void* script, const char* name, size_t name_len) noexcept {
-  StreamSide* side = ownHeadersSide(script);
-  if (side == nullptr) return kSlowPath;
-  side->headers->remove(std::string_view(name, name_len));
+  filters::HeaderMap* headers = ownHeaders(script);
+  if (headers == nullptr) return kSlowPath;
+  headers->remove(std::string_view(name, name_len));
   return kDone;
 }
 
 // One value: its bytes in *out (valid until the map changes; the Lua side
 // copies them at once). Several values are joined by the slow path.
 int fastHeadersGet(void* script, const char* name, size_t name_len, const char** out, size_t* out_len) noexcept {
-  StreamSide* side = ownHeadersSide(script);
-  if (side == nullptr) return kSlowPath;
+  const filters::HeaderMap* headers = ownHeaders(script);
+  if (headers == nullptr) return kSlowPath;
   const std::string_view n(name, name_len);
-  const filters::HeaderMap& h = *side->headers;
+  const filters::HeaderMap& h = *headers;
   const std::string_view* first = h.getFirst(n);
   if (first == nullptr) return kAbsent;
   if (h.getAtIndex(n, 1) != nullptr) return kSlowPath;

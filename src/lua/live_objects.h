@@ -8,6 +8,7 @@
 // An owner that lives through many runs (a filter's stream side) keeps one
 // slot for all of them: each claim() starts a new generation, so the objects
 // of the last run are dead without the slot going back and forth.
+#include <cstddef>
 #include <cstdint>
 #include <vector>
 
@@ -53,14 +54,6 @@ class LiveObjects {
     s.target = nullptr;
     nextGeneration(s);
     free_.push_back(slot);
-  }
-
-  // reserve() and claim() in one, for an owner of a single life.
-  Ref add(void* target) { return claim(reserve(), target); }
-  // retire() and release() in one.
-  void remove(Ref ref) {
-    if (find(ref) == nullptr) return;
-    release(ref.slot);
   }
 
   void* find(Ref ref) const {

@@ -294,7 +294,7 @@ class LuaFilter final : public filters::HttpFilter, private StreamShared {
       s.wait = Wait::kNone;
       in_lua = true;
       const LuaScript::Running outer =
-          script_->enterRun(s.co.get(), s.headers != nullptr || s.headers_copy != nullptr);
+          script_->enterRun(s.co.get(), s.headers, s.headers != nullptr || s.headers_copy != nullptr);
       const int rc = lua_resume(s.thread, nargs);
       script_->leaveRun(outer);
       in_lua = false;

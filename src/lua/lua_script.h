@@ -15,6 +15,10 @@
 struct lua_State;
 struct luaL_Reg;
 
+namespace pier::filters {
+class HeaderMap;
+}
+
 namespace pier::lua {
 
 enum class ObjectKind : uint8_t {
@@ -109,26 +113,36 @@ class LuaScript {
   // its handle may give (handle:headers()); returns what to restore.
   struct Running {
     const Thread* thread = nullptr;
-    const void* handle = nullptr;
+    const void* objects[2] = {nullptr, nullptr};
+    filters::HeaderMap* headers = nullptr;
   };
-  Running enterRun(const Thread* t, bool headers_available) {
-    const Running previous{running_, running_objects_[0]};
+  // `headers`: the map the run's side holds and its script may change (null
+  // when it holds none, or only a read-only copy); `headers_readable`: it
+  // holds one either way.
+  Running enterRun(const Thread* t, filters::HeaderMap* headers, bool headers_readable) {
+    const Running previous{running_, {running_objects_[0], running_objects_[1]}, running_headers_};
     running_ = t;
-    running_objects_[0] = t != nullptr && headers_available ? t->handle : nullptr;
-    running_objects_[1] = t != nullptr ? t->headers : nullptr;
+    running_objects_[0] = t != nullptr && headers_readable ? t->handle : nullptr;
+    running_objects_[1] = t != nullptr && headers != nullptr ? t->headers : nullptr;
+    running_headers_ = headers;
     return previous;
   }
-  void leaveRun(Running previous) {
+  void leaveRun(const Running& previous) {
     running_ = previous.thread;
-    running_objects_[0] = previous.handle;
-    running_objects_[1] = previous.thread != nullptr ? previous.thread->headers : nullptr;
+    running_objects_[0] = previous.objects[0];
+    running_objects_[1] = previous.objects[1];
+    running_headers_ = previous.headers;
   }
   const Thread* running() const { return running_; }
-  // The running hook's own handle (while its headers are available) and
-  // headers object, by the address of their payload, else nullptr. The fast
-  // paths compare a script's objects with them through this address (no
-  // call into C++); nothing changes them while Lua runs.
+  // The running hook's own handle (while its headers are readable) and
+  // headers object (while they may be changed), by the address of their
+  // payload, else nullptr. The fast paths compare a script's objects with
+  // them through this address (no call into C++); nothing changes them
+  // while Lua runs.
   const void* const* runningObjectsCell() const { return running_objects_; }
+  // The headers the running hook's own headers object stands for, while it
+  // may change them (see enterRun).
+  filters::HeaderMap* runningHeaders() const { return running_headers_; }
   // Registry reference of the weak table from each thread's handle to its
   // headers object (see fast_path.h).
   int headersOfRef() const { return headers_of_ref_; }
@@ -151,6 +165,7 @@ class LuaScript {
   std::vector<std::unique_ptr<Thread>> idle_;
   const Thread* running_ = nullptr;
   const void* running_objects_[2] = {nullptr, nullptr};
+  filters::HeaderMap* running_headers_ = nullptr;
   int headers_of_ref_ = -1;
   uint32_t hook_runs_ = 0;
   bool fast_paths_ = false;

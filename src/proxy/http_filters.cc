@@ -98,16 +98,16 @@ bool isFramingOrHost(std::string_view name) {
   return isTransferEncoding(name) || (name.size() == 4 && http::equalsLower(name, "host"));
 }
 
-// Whether the headers a filter added to a head it left as parsed (see
-// HeaderMap::onlyAddedTo) change what the parser found about framing (or,
-// for a request, the host): then the map's entries are read instead.
-// (Sizes first: added names are seldom any of these.)
-// Out of line: the loop below inlines only the size checks, which nearly
+// Out of line: addsFraming() inlines only the size checks, which nearly
 // every added name fails.
 [[gnu::noinline]] bool namesFramingOrHost(std::string_view name, bool request) {
   return http::equalsLower(name, "content-length") || isTransferEncoding(name) ||
          (request && http::equalsLower(name, "host"));
 }
+
+// Whether the headers a filter added to a head it left as parsed (see
+// HeaderMap::onlyAddedTo) change what the parser found about framing (or,
+// for a request, the host): then the map's entries are read instead.
 bool addsFraming(std::span<const filters::HeaderMap::Entry> added, bool request) {
   for (const auto& e : added) {
     const size_t n = e.name.size();

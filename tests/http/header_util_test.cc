@@ -74,6 +74,27 @@ TEST(LowerInPlace, LowersOnlyAsciiLettersAtEveryLength) {
   }
 }
 
+// copyLower() writes exactly n bytes, lowered, wherever they start, and
+// leaves the source as it was.
+TEST(CopyLower, CopiesAndLowersExactlyNBytesAtEveryLengthAndAlignment) {
+  for (size_t n = 0; n <= 20; ++n) {
+    for (size_t align = 0; align < 8; ++align) {
+      std::string src(align, '#');
+      for (size_t i = 0; i < n; ++i) src.push_back("AZaz@[`{-\xc1"[i % 10]);
+      const std::string src_before = src;
+      std::string expected = src.substr(align);
+      for (char& c : expected) {
+        if (c >= 'A' && c <= 'Z') c = static_cast<char>(c + 32);
+      }
+      std::string dst(align + n + 8, '.');
+      copyLower(dst.data() + align, src.data() + align, n);
+      EXPECT_EQ(dst.substr(align, n), expected) << n << "/" << align;
+      EXPECT_EQ(dst.substr(0, align) + dst.substr(align + n), std::string(align + 8, '.')) << n << "/" << align;
+      EXPECT_EQ(src, src_before);
+    }
+  }
+}
+
 TEST(IsHopByHop, ListsConnectionScopedFields) {
   for (const char* name :
        {"Connection", "keep-alive", "Proxy-Connection", "TE", "Trailer", "Transfer-Encoding", "Upgrade"}) {
