@@ -66,22 +66,24 @@ int fastHeadersGet(void* script, const char* name, size_t name_len, const char**
 }
 
 // Runs once per state with: ffi, the handle's and the headers' method
-// tables, the table from handles to headers objects, the script, the cell
-// naming the running hook's own handle and headers objects
-// (LuaScript::runningObjectsCell) and the C++ functions (light userdata).
+// tables, the registry, the script, the cells naming the running hook's own
+// handle and headers objects (LuaScript::runningObjectsCell) and its headers
+// object's registry reference (runningHeadersRefCell), and the C++
+// functions (light userdata).
 // The objects are told by the address of their payload, as the FFI converts
 // a userdata to a pointer: a compare the JIT compiles into the script's
 // trace (a table lookup per call cost more). headers() needs no C++. Each
 // fast function tail-calls the classic one when the fast check or the C++
 // side declines, so its errors name the script's line.
 constexpr std::string_view kInstallLua = R"lua(
-local ffi, handle_methods, headers_methods, headers_of,
-      p_script, p_running, p_add, p_replace, p_remove, p_get = ...
+local ffi, handle_methods, headers_methods, registry,
+      p_script, p_running, p_headers_ref, p_add, p_replace, p_remove, p_get = ...
 local type = type
 local cast = ffi.cast
 local object_address = ffi.typeof("const void *")
 local script = cast("void *", p_script)
 local running = cast("const void * const *", p_running)  -- [0] handle, [1] headers
+local headers_ref = cast("const int32_t *", p_headers_ref)
 local c_add = cast("int (*)(void *, const char *, size_t, const char *, size_t)", p_add)
 local c_replace = cast("int (*)(void *, const char *, size_t, const char *, size_t)", p_replace)
 local c_remove = cast("int (*)(void *, const char *, size_t)", p_remove)
@@ -92,7 +94,9 @@ local ffi_string = ffi.string
 
 local slow_headers = handle_methods.headers
 handle_methods.headers = function(self)
-  if type(self) == "userdata" and cast(object_address, self) == running[0] then return headers_of[self] end
+  if type(self) == "userdata" and cast(object_address, self) == running[0] then
+    return registry[headers_ref[0]]
+  end
   return slow_headers(self)
 end
 
@@ -165,14 +169,15 @@ void installFastPaths(LuaScript& script) {
   }
   pushMethods(script, L, ObjectKind::kHandle);
   pushMethods(script, L, ObjectKind::kHeaders);
-  lua_rawgeti(L, LUA_REGISTRYINDEX, script.headersOfRef());
+  lua_pushvalue(L, LUA_REGISTRYINDEX);
   lua_pushlightuserdata(L, &script);
   lua_pushlightuserdata(L, const_cast<const void**>(script.runningObjectsCell()));
+  lua_pushlightuserdata(L, const_cast<int32_t*>(script.runningHeadersRefCell()));
   lua_pushlightuserdata(L, reinterpret_cast<void*>(&fastHeadersAdd));
   lua_pushlightuserdata(L, reinterpret_cast<void*>(&fastHeadersReplace));
   lua_pushlightuserdata(L, reinterpret_cast<void*>(&fastHeadersRemove));
   lua_pushlightuserdata(L, reinterpret_cast<void*>(&fastHeadersGet));
-  if (lua_pcall(L, 10, 0, 0) != 0) {
+  if (lua_pcall(L, 11, 0, 0) != 0) {
     PIER_LOG_WARN("lua: fast paths not installed: {}", lua_tostring(L, -1));
   }
   lua_settop(L, top);

@@ -18,8 +18,8 @@ class LuaScript;
 
 // Once per script state, after the types are registered (LuaScript does
 // it once the script runs often; see LuaScript::useFastPaths). The fast
-// headers() finds a thread's headers object from its handle in the table
-// LuaScript::headersOfRef() names (filled as threads are made).
+// headers() returns the running hook's headers object from the registry
+// (LuaScript::runningHeadersRefCell names it).
 void installFastPaths(LuaScript& script);
 
 }  // namespace pier::lua

@@ -18,28 +18,6 @@ int hookRef(lua_State* L, const char* name) {
   return luaL_ref(L, LUA_REGISTRYINDEX);
 }
 
-// A registry reference to a new table whose keys do not keep their objects alive.
-int weakKeyedTable(lua_State* L) {
-  lua_newtable(L);
-  lua_createtable(L, 0, 1);
-  lua_pushliteral(L, "k");
-  lua_setfield(L, -2, "__mode");
-  lua_setmetatable(L, -2);
-  return luaL_ref(L, LUA_REGISTRYINDEX);
-}
-
-int absoluteIndex(lua_State* L, int index) { return index > 0 ? index : lua_gettop(L) + index + 1; }
-
-void setInTable(lua_State* L, int table_ref, int key_index, int value_index) {
-  key_index = absoluteIndex(L, key_index);
-  value_index = absoluteIndex(L, value_index);
-  lua_rawgeti(L, LUA_REGISTRYINDEX, table_ref);
-  lua_pushvalue(L, key_index);
-  lua_pushvalue(L, value_index);
-  lua_rawset(L, -3);
-  lua_pop(L, 1);
-}
-
 }  // namespace
 
 void defineTimestampResolution(lua_State* L) {
@@ -67,7 +45,6 @@ std::shared_ptr<LuaScript> LuaScript::create(std::string_view code, std::string_
   registerHandleType(*script);
   registerObjectTypes(*script);
   registerCryptoType(*script);
-  script->headers_of_ref_ = weakKeyedTable(L);
   return script;
 }
 
@@ -134,11 +111,6 @@ std::unique_ptr<LuaScript::Thread> LuaScript::takeThread() {
   lua_rawgeti(t->L, LUA_REGISTRYINDEX, on_response_ref_);
   t->handle = pushStreamObject(t->L, ObjectKind::kHandle, {});
   t->headers = pushStreamObject(L, ObjectKind::kHeaders, {}, 0, kHeadersMain);
-  // What the fast headers() (fast_path.h) looks up: handle -> headers.
-  lua_pushvalue(t->L, kHandleSlot);
-  lua_xmove(t->L, L, 1);  // handle at -1, headers at -2
-  setInTable(L, headers_of_ref_, -1, -2);
-  lua_pop(L, 1);
   t->headers_ref = luaL_ref(L, LUA_REGISTRYINDEX);
   return t;
 }

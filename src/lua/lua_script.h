@@ -125,6 +125,7 @@ class LuaScript {
     running_objects_[0] = t != nullptr && headers_readable ? t->handle : nullptr;
     running_objects_[1] = t != nullptr && headers != nullptr ? t->headers : nullptr;
     running_headers_ = headers;
+    running_headers_ref_ = t != nullptr ? t->headers_ref : 0;
     return previous;
   }
   void leaveRun(const Running& previous) {
@@ -132,6 +133,7 @@ class LuaScript {
     running_objects_[0] = previous.objects[0];
     running_objects_[1] = previous.objects[1];
     running_headers_ = previous.headers;
+    running_headers_ref_ = previous.thread != nullptr ? previous.thread->headers_ref : 0;
   }
   const Thread* running() const { return running_; }
   // The running hook's own handle (while its headers are readable) and
@@ -143,9 +145,9 @@ class LuaScript {
   // The headers the running hook's own headers object stands for, while it
   // may change them (see enterRun).
   filters::HeaderMap* runningHeaders() const { return running_headers_; }
-  // Registry reference of the weak table from each thread's handle to its
-  // headers object (see fast_path.h).
-  int headersOfRef() const { return headers_of_ref_; }
+  // The registry reference of the running hook's own headers object: what
+  // the fast handle:headers() returns once the handle is the running one's.
+  const int32_t* runningHeadersRefCell() const { return &running_headers_ref_; }
   // Installs the fast paths of fast_path.h now (startRun does once the
   // script has run kFastPathsAfterRuns hooks).
   void useFastPaths();
@@ -166,7 +168,7 @@ class LuaScript {
   const Thread* running_ = nullptr;
   const void* running_objects_[2] = {nullptr, nullptr};
   filters::HeaderMap* running_headers_ = nullptr;
-  int headers_of_ref_ = -1;
+  int32_t running_headers_ref_ = 0;
   uint32_t hook_runs_ = 0;
   bool fast_paths_ = false;
 };
