@@ -229,7 +229,8 @@ inline Word loadWord(const char* p) {
 
 // Whether n bytes at p and q match by Same::equal<Word>, a whole word at a
 // time; the last word overlaps the one before (both comparisons below judge
-// each byte on its own), so no byte loop is needed for the tail.
+// each byte on its own), so no byte loop is needed for the tail, nor below
+// four bytes.
 template <typename Same>
 inline bool sameBytes(const char* p, const char* q, size_t n) {
   if (n >= 8) {
@@ -241,10 +242,9 @@ inline bool sameBytes(const char* p, const char* q, size_t n) {
   if (n >= 4) {
     return Same::template equal<uint32_t>(p, q) && Same::template equal<uint32_t>(p + n - 4, q + n - 4);
   }
-  for (size_t i = 0; i < n; ++i) {
-    if (!Same::template equal<uint8_t>(p + i, q + i)) return false;
-  }
-  return true;
+  // 0..3 bytes: the first, middle and last are all of them.
+  return n == 0 || (Same::template equal<uint8_t>(p, q) && Same::template equal<uint8_t>(p + n / 2, q + n / 2) &&
+                    Same::template equal<uint8_t>(p + n - 1, q + n - 1));
 }
 
 // Equal where `lower` allows a case difference: only at its letters.

@@ -41,6 +41,27 @@ TEST(Iequals, SeesADifferenceAtEveryPositionOfEveryLength) {
   }
 }
 
+// sameText() and equalsLower() see a difference at any position of any
+// length (words, the overlapping last word, and the bytes below four).
+TEST(SameText, FindsADifferenceAtEveryLengthAndPosition) {
+  for (size_t n = 0; n <= 20; ++n) {
+    std::string a;
+    for (size_t i = 0; i < n; ++i) a.push_back(static_cast<char>('a' + i % 26));
+    EXPECT_TRUE(sameText(a, a)) << n;
+    EXPECT_TRUE(equalsLower(a, a)) << n;
+    EXPECT_FALSE(sameText(a, a + "x")) << n;
+    for (size_t i = 0; i < n; ++i) {
+      std::string b = a;
+      b[i] = '-';
+      EXPECT_FALSE(sameText(a, b)) << n << " at " << i;
+      EXPECT_FALSE(equalsLower(b, a)) << n << " at " << i;
+      b[i] = static_cast<char>(a[i] - 32);
+      EXPECT_FALSE(sameText(a, b)) << n << " at " << i;
+      EXPECT_TRUE(equalsLower(b, a)) << n << " at " << i;
+    }
+  }
+}
+
 // equalsLower() agrees with iequals() for every byte against every byte a
 // lower-case name literal may hold, at every length.
 TEST(EqualsLower, AgreesWithIequalsForAnyText) {
