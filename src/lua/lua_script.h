@@ -109,8 +109,8 @@ class LuaScript {
   // The thread objects of the hook run inside lua_resume right now (null
   // outside one): the bindings recognise them by address, which spares the
   // userdata type check for the calls nearly every script makes. Set by
-  // the filter around lua_resume, with whether the run's side holds headers
-  // its handle may give (handle:headers()); returns what to restore.
+  // the filter around lua_resume, with the headers the run's side holds
+  // (see enterRun); enterRun returns what leaveRun restores.
   struct Running {
     const Thread* thread = nullptr;
     const void* objects[2] = {nullptr, nullptr};
