@@ -114,7 +114,8 @@ void FilterChain::Slot::reset() {
 
 void FilterChain::Direction::reset() {
   // `headers` are not cleared here: every way in (requestHeaders(map), the
-  // header storage) replaces or empties them, and nothing reads them before.
+  // header storage, HeaderMap::takeHead/borrowHead) replaces or empties
+  // them, and nothing reads them before.
   // Trailers are only ever filled with has_trailers set (enterTrailers).
   if (has_trailers) trailers.clear();
   headers_only = false;

@@ -92,9 +92,11 @@ class FilterChain final : public event::Deletable {
   HeaderMap& requestHeaderStorage();
   void requestHeaders(bool end_stream);
   // The request headers as they are now (not emptied), e.g. for
-  // HeaderMap::ownBytes() when the stream filled them with borrowHead().
+  // HeaderMap::ownBytes() when the stream filled them with borrowHead(), or
+  // to fill with takeHead() or borrowHead(), which empty the map themselves.
   HeaderMap& requestHeaderMap() { return request_.headers; }
   HeaderMap& responseHeaderStorage();
+  HeaderMap& responseHeaderMap() { return response_.headers; }
   void responseHeaders(bool end_stream);
   void requestData(std::string_view data, bool end_stream);
   // Like requestData(), taking `buffer`'s bytes without a copy; `buffer` is

@@ -140,15 +140,19 @@ void HeaderMap::compactIfWasteful() {
   moveEntriesIntoOneChunk();  // reads the old chunks, which go after it
 }
 
+void HeaderMap::resetArena() {
+  if (chunks_.size() > 1) chunks_.erase(chunks_.begin(), chunks_.end() - 1);  // the last is the largest
+  chunk_next_ = chunks_.empty() ? nullptr : chunks_.back().data.get();
+  chunk_free_ = chunks_.empty() ? 0 : chunks_.back().size;
+  arena_bytes_ = 0;
+}
+
 void HeaderMap::clearFilled() {
   entries_.clear();
   unlaid_ = false;
   pseudo_count_ = 0;
   pseudo_as_taken_ = false;
-  if (chunks_.size() > 1) chunks_.erase(chunks_.begin(), chunks_.end() - 1);  // the last is the largest
-  chunk_next_ = chunks_.empty() ? nullptr : chunks_.back().data.get();
-  chunk_free_ = chunks_.empty() ? 0 : chunks_.back().size;
-  arena_bytes_ = 0;
+  resetArena();
   block_ = {};
   block_copy_ = nullptr;
   borrowed_ = false;
@@ -189,27 +193,6 @@ void HeaderMap::add(std::string_view name, std::string_view value) {
   copyShort(p + n, value.data(), value.size());
   append(std::string_view(p, n), std::string_view(p + n, value.size()));
   if (arena_bytes_ >= kCompactFloor) compactIfWasteful();
-}
-
-void HeaderMap::borrowHead(std::string_view block, std::vector<http::Header>& parsed,
-                           std::span<const Entry> pseudo, SkipName skip) {
-  // What clear() does, less what is overwritten here anyway.
-  ++version_;
-  if (arena_bytes_ != 0 || !reason_phrase_.empty()) clearFilled();
-  block_ = block;
-  block_copy_ = nullptr;
-  borrowed_ = true;
-  // The parser's list becomes the map's; the parser gets the map's storage.
-  entries_.swap(parsed);
-  parsed.clear();
-  unlaid_pseudo_ = pseudo.data();
-  unlaid_pseudo_count_ = static_cast<uint32_t>(pseudo.size());
-  unlaid_parsed_ = static_cast<uint32_t>(entries_.size());
-  unlaid_skip_ = skip;
-  unlaid_ = true;
-  pseudo_count_ = 0;
-  pseudo_as_taken_ = true;
-  names_lowered_ = false;
 }
 
 void HeaderMap::layOutHead() {

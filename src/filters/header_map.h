@@ -91,8 +91,28 @@ class HeaderMap {
   // its entries: the writer sends the head as parsed plus what was added
   // (onlyAddedTo()). Every reader lays them out first, as takeHead() does.
   using SkipName = bool (*)(std::string_view name);
+  // (Inline: every filtered request and response passes here.)
   void borrowHead(std::string_view block, std::vector<http::Header>& parsed, std::span<const Entry> pseudo,
-                  SkipName skip);
+                  SkipName skip) {
+    // What clear() does, less what is overwritten here anyway.
+    ++version_;
+    if (arena_bytes_ != 0) resetArena();
+    if (!reason_phrase_.empty()) reason_phrase_.clear();
+    block_ = block;
+    block_copy_ = nullptr;
+    borrowed_ = true;
+    // The parser's list becomes the map's; the parser gets the map's storage.
+    entries_.swap(parsed);
+    parsed.clear();
+    unlaid_pseudo_ = pseudo.data();
+    unlaid_pseudo_count_ = static_cast<uint32_t>(pseudo.size());
+    unlaid_parsed_ = static_cast<uint32_t>(entries_.size());
+    unlaid_skip_ = skip;
+    unlaid_ = true;
+    pseudo_count_ = 0;
+    pseudo_as_taken_ = true;
+    names_lowered_ = false;
+  }
   // True while the map holds a head from borrowHead() as parsed, and
   // nothing but regular headers was added since: then headAndAdded() is the
   // head's headers as parsed (names as received, including those `skip`
@@ -186,6 +206,8 @@ class HeaderMap {
   }
   char* allocateChunk(size_t n);
   void clearFilled();
+  // Keeps the largest chunk, empty.
+  void resetArena();
   // Lays out the entries of a head borrowHead() left as parsed. Not a change
   // a reader could see (the entries are what they would have been), so it
   // may happen in a const reader; a map in that state is never a const

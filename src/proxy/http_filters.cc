@@ -223,9 +223,9 @@ bool HttpConnection::startFilters() {
   request_pseudo_[3] = {":scheme", "http"};
   const auto present_pseudo = std::span(request_pseudo_).subspan(head_.host.empty() ? 1 : 0);
   if (head_consumed_) {
-    chain->requestHeaderStorage().takeHead({}, head_.headers, present_pseudo, isFramingOrHost);
+    chain->requestHeaderMap().takeHead({}, head_.headers, present_pseudo, isFramingOrHost);
   } else {
-    chain->requestHeaderStorage().borrowHead(in_.readable().substr(0, head_.head_bytes), head_.headers,
+    chain->requestHeaderMap().borrowHead(in_.readable().substr(0, head_.head_bytes), head_.headers,
                                              present_pseudo, isFramingOrHost);
   }
 
@@ -411,7 +411,7 @@ void HttpConnection::startFilteredResponse() {
   const std::span<const http::Header> pseudo = response_pseudo_;
   const bool end = resp_head_.body == http::BodyKind::kNone;
   filters::FilterChain* chain = chain_.get();
-  filters::HeaderMap& headers = chain->responseHeaderStorage();
+  filters::HeaderMap& headers = chain->responseHeaderMap();  // emptied by takeHead/borrowHead
   // Nothing reads resp_head_.headers after this (the map took them). A
   // response with a body keeps its upstream (and the head in its buffer)
   // until the chain returns: the map views the head there, and copies it
