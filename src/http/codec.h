@@ -172,14 +172,6 @@ inline Word foldWord(Word x) {
 }
 
 template <typename Word>
-inline void lowerWord(char* p) {
-  Word x;
-  std::memcpy(&x, p, sizeof x);
-  x = foldWord(x);
-  std::memcpy(p, &x, sizeof x);
-}
-
-template <typename Word>
 inline void copyLowerWord(char* dst, const char* src) {
   Word x;
   std::memcpy(&x, src, sizeof x);
@@ -188,24 +180,10 @@ inline void copyLowerWord(char* dst, const char* src) {
 }
 }  // namespace detail
 
-// Lower-cases ASCII letters in place, whole words at a time (the last one
-// overlapping the one before: folding is idempotent). Inline: names are
-// short, and every header a filter adds passes here.
-inline void lowerInPlace(char* p, size_t n) {
-  if (n >= 8) {
-    for (size_t i = 0; i + 8 <= n; i += 8) detail::lowerWord<uint64_t>(p + i);
-    detail::lowerWord<uint64_t>(p + n - 8);
-  } else if (n >= 4) {
-    detail::lowerWord<uint32_t>(p);
-    detail::lowerWord<uint32_t>(p + n - 4);
-  } else {
-    for (size_t i = 0; i < n; ++i) detail::lowerWord<uint8_t>(p + i);
-  }
-}
-
-// Copies `n` bytes from `src` to `dst` (which must not overlap) with ASCII
-// letters lowered: copyShort() and lowerInPlace() in one pass over words
-// (every header name a filter adds passes here).
+// Copies `n` bytes from `src` to `dst` with ASCII letters lowered, whole
+// words at a time (the last one overlapping the one before: folding is
+// idempotent). `dst` is `src` (in place) or does not overlap it. Inline:
+// names are short, and every header a filter adds passes here.
 inline void copyLower(char* dst, const char* src, size_t n) {
   if (n >= 8) {
     for (size_t i = 0; i + 8 <= n; i += 8) detail::copyLowerWord<uint64_t>(dst + i, src + i);
@@ -217,6 +195,9 @@ inline void copyLower(char* dst, const char* src, size_t n) {
     for (size_t i = 0; i < n; ++i) detail::copyLowerWord<uint8_t>(dst + i, src + i);
   }
 }
+
+// Lower-cases ASCII letters in place.
+inline void lowerInPlace(char* p, size_t n) { copyLower(p, p, n); }
 
 namespace detail {
 // The Word at `p`, which need not be aligned.
@@ -271,7 +252,8 @@ struct SameExactly {
 // a == b without a call to memcmp: for the short texts compared on every
 // request (methods, reasons, names), the call costs more than the compare.
 inline bool sameText(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && detail::sameBytes<detail::SameExactly>(a.data(), b.data(), a.size());
+  return a.size() == b.size() &&
+         (a.data() == b.data() || detail::sameBytes<detail::SameExactly>(a.data(), b.data(), a.size()));
 }
 
 // iequals() against `lower`, which holds only lower-case letters and bytes

@@ -339,9 +339,7 @@ void HttpConnection::onRequestHeadersOut(filters::HeaderMap& headers, bool end_s
   }
   // The upstream's response is framed by the method it got; what the client
   // gets (HEAD: no body) by the method it sent (method_).
-  if (fhead.method.data() != method_.data() && !http::sameText(fhead.method, method_)) {
-    upstream_method_.assign(fhead.method);  // empty: method_
-  }
+  if (!http::sameText(fhead.method, method_)) upstream_method_.assign(fhead.method);  // empty: method_
   if (route_cache_cleared_) {
     router::RouteRequest rr{fhead.host, fhead.method, fhead.path(), fhead.query(), sent};
     route_ = listener_->router->route(rr);
