@@ -24,21 +24,24 @@ filters::HeaderMap* ownHeaders(void* script) { return static_cast<LuaScript*>(sc
 // The functions below are called from Lua through the FFI: they must not
 // raise Lua errors (no longjmp across an FFI frame) nor throw.
 
-int fastHeadersAdd(void* script, const char* name, size_t name_len, const char* value, size_t value_len) noexcept {
+// `name_known`: an earlier call found the name valid (the Lua side
+// remembers such names).
+int fastHeadersAdd(void* script, const char* name, size_t name_len, const char* value, size_t value_len,
+                   bool name_known) noexcept {
   filters::HeaderMap* headers = ownHeaders(script);
   const std::string_view n(name, name_len);
   const std::string_view v(value, value_len);
-  if (headers == nullptr || !validHeaderName(n) || !validHeaderValue(v)) return kSlowPath;
+  if (headers == nullptr || (!name_known && !validHeaderName(n)) || !validHeaderValue(v)) return kSlowPath;
   headers->add(n, v);
   return kDone;
 }
 
-int fastHeadersReplace(void* script, const char* name, size_t name_len, const char* value,
-                       size_t value_len) noexcept {
+int fastHeadersReplace(void* script, const char* name, size_t name_len, const char* value, size_t value_len,
+                       bool name_known) noexcept {
   filters::HeaderMap* headers = ownHeaders(script);
   const std::string_view n(name, name_len);
   const std::string_view v(value, value_len);
-  if (headers == nullptr || !validHeaderName(n) || !validHeaderValue(v)) return kSlowPath;
+  if (headers == nullptr || (!name_known && !validHeaderName(n)) || !validHeaderValue(v)) return kSlowPath;
   headers->replace(n, v);
   return kDone;
 }
@@ -84,8 +87,8 @@ local object_address = ffi.typeof("const void *")
 local script = cast("void *", p_script)
 local running = cast("const void * const *", p_running)  -- [0] handle, [1] headers
 local headers_ref = cast("const int32_t *", p_headers_ref)
-local c_add = cast("int (*)(void *, const char *, size_t, const char *, size_t)", p_add)
-local c_replace = cast("int (*)(void *, const char *, size_t, const char *, size_t)", p_replace)
+local c_add = cast("int (*)(void *, const char *, size_t, const char *, size_t, bool)", p_add)
+local c_replace = cast("int (*)(void *, const char *, size_t, const char *, size_t, bool)", p_replace)
 local c_remove = cast("int (*)(void *, const char *, size_t)", p_remove)
 local c_get = cast("int (*)(void *, const char *, size_t, const char **, size_t *)", p_get)
 local got = ffi.new("const char *[1]")
@@ -104,20 +107,38 @@ local function own_headers(self)
   return type(self) == "userdata" and cast(object_address, self) == running[1]
 end
 
+-- Names add() and replace() found valid. Lua strings are interned (one
+-- string per text, kept alive as a key here), so this knows texts, not
+-- addresses. Scripts use the same few names on every run, and the lookup
+-- (compiled into the trace for a literal name) costs less than the check.
+local valid_names, valid_name_count = {}, 0
+local function remember_name(name)
+  if valid_name_count < 64 then
+    valid_names[name] = true
+    valid_name_count = valid_name_count + 1
+  end
+end
+
 local slow_add = headers_methods.add
 headers_methods.add = function(self, name, value)
-  if own_headers(self) and type(name) == "string" and type(value) == "string"
-     and c_add(script, name, #name, value, #value) == 0 then
-    return
+  if own_headers(self) and type(name) == "string" and type(value) == "string" then
+    local known = valid_names[name] == true
+    if c_add(script, name, #name, value, #value, known) == 0 then
+      if not known then remember_name(name) end
+      return
+    end
   end
   return slow_add(self, name, value)
 end
 
 local slow_replace = headers_methods.replace
 headers_methods.replace = function(self, name, value)
-  if own_headers(self) and type(name) == "string" and type(value) == "string"
-     and c_replace(script, name, #name, value, #value) == 0 then
-    return
+  if own_headers(self) and type(name) == "string" and type(value) == "string" then
+    local known = valid_names[name] == true
+    if c_replace(script, name, #name, value, #value, known) == 0 then
+      if not known then remember_name(name) end
+      return
+    end
   end
   return slow_replace(self, name, value)
 end

@@ -160,6 +160,30 @@ TEST(LuaHeadersFastPathTest, ErrorsFromTheSlowPathNameTheScriptLine) {
   EXPECT_NE(h->global("err").find(":3: invalid header name"), std::string::npos) << h->global("err");
 }
 
+// The fast add() and replace() remember the names they found valid (up to
+// 64): a remembered name skips the name check, never the value check, and
+// a name is remembered only once a call with it succeeded.
+TEST(LuaHeadersFastPathTest, RememberedNamesStillGetTheirValuesChecked) {
+  auto headers = requestHeaders();
+  auto h = runRequest(
+      "for i = 1, 100 do h:headers():add('x-n' .. i, 'v') end\n"
+      "h:headers():add('x-n1', 'again') h:headers():replace('x-n2', 'replaced')\n"
+      "bad_value, value_err = pcall(function() h:headers():add('x-n1', 'a\\r\\nb') end)\n"
+      "bad_replace, replace_err = pcall(function() h:headers():replace('x-n3', 'a\\0b') end)\n"
+      "for i = 1, 2 do bad_name, name_err = pcall(function() h:headers():add('x n', 'v') end) end",
+      headers);
+  EXPECT_EQ(headers.count("x-n1"), 2u);
+  EXPECT_EQ(headers.get("x-n2"), "replaced");
+  EXPECT_EQ(headers.get("x-n3"), "v");
+  EXPECT_EQ(headers.get("x-n100"), "v");
+  EXPECT_EQ(h->global("bad_value"), "false");
+  EXPECT_NE(h->global("value_err").find("invalid header value"), std::string::npos) << h->global("value_err");
+  EXPECT_EQ(h->global("bad_replace"), "false");
+  EXPECT_NE(h->global("replace_err").find("invalid header value"), std::string::npos) << h->global("replace_err");
+  EXPECT_EQ(h->global("bad_name"), "false");
+  EXPECT_NE(h->global("name_err").find("invalid header name"), std::string::npos) << h->global("name_err");
+}
+
 TEST(LuaHeadersFastPathTest, ReplaceAndRemoveEditTheHeldHeaders) {
   auto headers = requestHeaders({{"x-a", "1"}, {"x-a", "2"}, {"x-b", "3"}});
   runRequest("h:headers():replace('X-A', 'new') h:headers():remove('x-b')", headers);
