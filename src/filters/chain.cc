@@ -102,7 +102,7 @@ namespace {
 constexpr size_t kKeptBufferBytes = 64 * 1024;
 }  // namespace
 
-void FilterChain::Slot::reset() {
+[[gnu::always_inline]] inline void FilterChain::Slot::reset() {
   state = SlotState::kWaiting;
   quiet = watermark = end = trailers_pending = false;
   if (held.capacity() > kKeptBufferBytes) {
@@ -112,7 +112,8 @@ void FilterChain::Slot::reset() {
   }
 }
 
-void FilterChain::Direction::reset() {
+// Inlined: a connection restarts its chain for every stream.
+[[gnu::always_inline]] inline void FilterChain::Direction::reset() {
   // `headers` are not cleared here: every way in (requestHeaders(map), the
   // header storage, HeaderMap::takeHead/borrowHead) replaces or empties
   // them, and nothing reads them before.

@@ -123,7 +123,8 @@ class LuaFilter final : public filters::HttpFilter, private StreamShared {
     const bool has_hook = s.response ? script_->hasOnResponse() : script_->hasOnRequest();
     if (!has_hook) return filters::HeadersStatus::kContinue;
     s.headers = &headers;
-    s.body = &held(s);
+    s.body = nullptr;
+    s.body_is_held = true;  // looked up if the script asks (StreamShared::body)
     const Step step = start(s);
     switch (step) {
       case Step::kFinished:
@@ -150,6 +151,7 @@ class LuaFilter final : public filters::HttpFilter, private StreamShared {
     if (!data.empty()) s.saw_body = true;
     // While stopped, `data` is everything held here (the chain's held body).
     s.body = s.stopped ? &data : nullptr;
+    s.body_is_held = false;
     switch (s.wait) {
       case Wait::kBody:
         if (!end_stream) return filters::DataStatus::kStopAndBuffer;
@@ -205,6 +207,7 @@ class LuaFilter final : public filters::HttpFilter, private StreamShared {
     if (!s.active()) return filters::TrailersStatus::kContinue;
     s.trailers = &trailers;
     s.body = s.stopped ? &held(s) : nullptr;
+    s.body_is_held = false;
     switch (s.wait) {
       case Wait::kBody:
         lua_settop(s.thread, 0);
@@ -251,6 +254,7 @@ class LuaFilter final : public filters::HttpFilter, private StreamShared {
     }
     if (!s.active() || s.wait != Wait::kHttpCall) return;
     s.body = s.stopped ? &held(s) : nullptr;
+    s.body_is_held = false;
     lua_settop(s.thread, 0);
     const int nargs = pushHttpCallResponse(s.thread, response, s.return_duplicate_headers);
     const Step step = run(s, nargs);
@@ -379,6 +383,7 @@ class LuaFilter final : public filters::HttpFilter, private StreamShared {
     if (s.headers != nullptr && s.active()) s.headers_copy = std::make_unique<filters::HeaderMap>(*s.headers);
     s.headers = nullptr;
     s.body = nullptr;
+    s.body_is_held = false;
     ++s.body_epoch;
     s.trailers = nullptr;
     s.stopped = false;

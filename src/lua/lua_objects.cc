@@ -198,9 +198,11 @@ struct BufferTarget {
 BufferTarget bufferTarget(lua_State* L, const StreamObject& o) {
   StreamSide& s = sideOf(L, o);
   switch (o.variant) {
-    case kBufferBody:
-      if (s.body == nullptr || o.epoch != s.body_epoch) luaL_error(L, "body buffer is no longer available");
-      return {s.body, 0, &s};
+    case kBufferBody: {
+      std::string* body = s.shared->body(s);
+      if (body == nullptr || o.epoch != s.body_epoch) luaL_error(L, "body buffer is no longer available");
+      return {body, 0, &s};
+    }
     case kBufferChunk:
       if (s.chunk == nullptr || o.epoch != s.chunk_epoch) {
         luaL_error(L, "body chunk is no longer available (a chunk is valid until the next one is requested)");
@@ -632,13 +634,14 @@ bool mayCarryBody(const StreamSide& side) {
 }  // namespace
 
 void pushBody(lua_State* L, StreamSide& side, bool always_wrap) {
-  const bool has_body = side.body != nullptr && (side.saw_body || !side.body->empty());
+  const std::string* body = side.shared->body(side);
+  const bool has_body = body != nullptr && (side.saw_body || !body->empty());
   // body(true) without a body while the headers are still held here wraps the
   // (empty) held body, so setBytes() gives the message one, with its
   // content-length, as Envoy's always_wrap buffer does; the chain sends what
   // this filter holds after the headers.
   const bool wrap_held =
-      always_wrap && !has_body && side.body != nullptr && side.headers != nullptr && mayCarryBody(side);
+      always_wrap && !has_body && body != nullptr && side.headers != nullptr && mayCarryBody(side);
   if (has_body || wrap_held) {
     side.shared->script->pushStreamObject(L, ObjectKind::kBuffer, side.ref, side.body_epoch, kBufferBody);
   } else if (always_wrap) {

@@ -115,23 +115,6 @@ std::unique_ptr<LuaScript::Thread> LuaScript::takeThread() {
   return t;
 }
 
-void LuaScript::startRun(Thread& t, bool response, LiveObjects::Ref side) {
-  // Only a script that runs often gets the fast paths: the FFI they load
-  // costs ~24 KiB per state, which a thousand rarely used routes would pay
-  // for nothing.
-  if (!fast_paths_ && ++hook_runs_ >= kFastPathsAfterRuns) useFastPaths();
-  t.handle->side = side;
-  t.headers->side = side;
-  // A coroutine that returned can run a new function: LuaJIT starts one
-  // whenever a thread with status 0 has a function above its base, and the
-  // base of a finished one is the bottom of its stack again, below the
-  // saved slots (tests/lua/coroutine_test.cc checks both). Hooks seldom
-  // return values, so the stack is usually at the saved slots already.
-  if (lua_gettop(t.L) != kHandleSlot) lua_settop(t.L, kHandleSlot);
-  lua_pushvalue(t.L, response ? kResponseHookSlot : kRequestHookSlot);
-  lua_pushvalue(t.L, kHandleSlot);
-}
-
 void LuaScript::recycleThread(std::unique_ptr<Thread> t) {
   if (idle_.size() >= kMaxIdleThreads) {
     dropThread(std::move(t));

@@ -10,10 +10,8 @@
 #include <vector>
 
 #include "src/lua/live_objects.h"
+#include "src/lua/lua_headers.h"
 #include "src/lua/lua_vm.h"
-
-struct lua_State;
-struct luaL_Reg;
 
 namespace pier::filters {
 class HeaderMap;
@@ -97,8 +95,23 @@ class LuaScript {
   // Readies `t` (new, or idle: its last hook finished normally) for a run of
   // the request or response hook: the hook function and the handle above the
   // saved slots (ready for lua_resume with one argument), its objects naming
-  // `side`.
-  void startRun(Thread& t, bool response, LiveObjects::Ref side);
+  // `side`. Inline: it runs twice per request.
+  void startRun(Thread& t, bool response, LiveObjects::Ref side) {
+    // Only a script that runs often gets the fast paths: the FFI they load
+    // costs ~24 KiB per state, which a thousand rarely used routes would pay
+    // for nothing.
+    if (!fast_paths_ && ++hook_runs_ >= kFastPathsAfterRuns) useFastPaths();
+    t.handle->side = side;
+    t.headers->side = side;
+    // A coroutine that returned can run a new function: LuaJIT starts one
+    // whenever a thread with status 0 has a function above its base, and the
+    // base of a finished one is the bottom of its stack again, below the
+    // saved slots (tests/lua/coroutine_test.cc checks both). Hooks seldom
+    // return values, so the stack is usually at the saved slots already.
+    if (lua_gettop(t.L) != kHandleSlot) lua_settop(t.L, kHandleSlot);
+    lua_pushvalue(t.L, response ? kResponseHookSlot : kRequestHookSlot);
+    lua_pushvalue(t.L, kHandleSlot);
+  }
   // An idle thread goes back to the pool (or, when the pool is full, to the
   // garbage collector).
   void recycleThread(std::unique_ptr<Thread> t);
@@ -115,12 +128,14 @@ class LuaScript {
     const Thread* thread = nullptr;
     const void* objects[2] = {nullptr, nullptr};
     filters::HeaderMap* headers = nullptr;
+    int32_t headers_ref = 0;
   };
   // `headers`: the map the run's side holds and its script may change (null
   // when it holds none, or only a read-only copy); `headers_readable`: it
   // holds one either way.
   Running enterRun(const Thread* t, filters::HeaderMap* headers, bool headers_readable) {
-    const Running previous{running_, {running_objects_[0], running_objects_[1]}, running_headers_};
+    const Running previous{running_, {running_objects_[0], running_objects_[1]}, running_headers_,
+                           running_headers_ref_};
     running_ = t;
     running_objects_[0] = t != nullptr && headers_readable ? t->handle : nullptr;
     running_objects_[1] = t != nullptr && headers != nullptr ? t->headers : nullptr;
@@ -133,7 +148,7 @@ class LuaScript {
     running_objects_[0] = previous.objects[0];
     running_objects_[1] = previous.objects[1];
     running_headers_ = previous.headers;
-    running_headers_ref_ = previous.thread != nullptr ? previous.thread->headers_ref : 0;
+    running_headers_ref_ = previous.headers_ref;
   }
   const Thread* running() const { return running_; }
   // The running hook's own handle (while its headers are readable) and

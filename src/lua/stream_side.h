@@ -77,7 +77,9 @@ struct StreamSide {
   bool headers_only = false;               // the headers came with end_stream: no body follows
 
   // The whole held body (body()); `body_epoch` changes when it stops being held.
+  // Read it through StreamShared::body().
   std::string* body = nullptr;
+  bool body_is_held = false;  // `body` is the chain's held buffer, not looked up yet
   uint32_t body_epoch = 1;
   std::string empty_body;  // what body(true) wraps when there is no body
 
@@ -112,6 +114,7 @@ struct StreamSide {
     trailers = nullptr;
     stopped = end_seen = streaming = saw_body = headers_only = false;
     body = nullptr;
+    body_is_held = false;
     if (!empty_body.empty()) empty_body.clear();
     chunk = nullptr;
     chunk_offset = 0;
@@ -148,6 +151,16 @@ class StreamShared {
   // Helpers over the callbacks for one direction.
   std::string& held(const StreamSide& s) const {
     return s.response ? callbacks->heldResponseBody() : callbacks->heldRequestBody();
+  }
+  // The side's whole body, if it has one now. A hook run over held headers
+  // gets the chain's held buffer, looked up only when first asked for: most
+  // hooks never ask.
+  std::string* body(StreamSide& s) const {
+    if (s.body_is_held) {
+      s.body = &held(s);
+      s.body_is_held = false;
+    }
+    return s.body;
   }
   bool complete(const StreamSide& s) const {
     return s.end_seen || (s.response ? callbacks->responseComplete() : callbacks->requestComplete());
