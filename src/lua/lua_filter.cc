@@ -117,7 +117,8 @@ class LuaFilter final : public filters::HttpFilter, private StreamShared {
  private:
   enum class Step { kFinished, kWaiting, kReply };
 
-  filters::HeadersStatus onHeaders(StreamSide& s, filters::HeaderMap& headers, bool end_stream) {
+  [[gnu::always_inline]] filters::HeadersStatus onHeaders(StreamSide& s, filters::HeaderMap& headers,
+                                                           bool end_stream) {
     s.end_seen = end_stream;
     s.headers_only = end_stream;
     const bool has_hook = s.response ? script_->hasOnResponse() : script_->hasOnRequest();
@@ -293,15 +294,31 @@ class LuaFilter final : public filters::HttpFilter, private StreamShared {
     return run(s, 1);
   }
 
-  Step run(StreamSide& s, int nargs) {
+  // Runs the side's coroutine until it finishes, waits or fails. Inlined,
+  // with the resume: nearly every hook run finishes at once, and then costs
+  // no call more than lua_resume (afterResume handles the rest).
+  [[gnu::always_inline]] Step run(StreamSide& s, int nargs) {
+    const int rc = resume(s, nargs);
+    if (rc == 0 && s.chunk == nullptr) {
+      endRun(s, true);
+      return Step::kFinished;
+    }
+    return afterResume(s, rc);
+  }
+
+  [[gnu::always_inline]] int resume(StreamSide& s, int nargs) {
+    s.wait = Wait::kNone;
+    in_lua = true;
+    const LuaScript::Running outer =
+        script_->enterRun(s.co.get(), s.headers, s.headers != nullptr || s.headers_copy != nullptr);
+    const int rc = lua_resume(s.thread, nargs);
+    script_->leaveRun(outer);
+    in_lua = false;
+    return rc;
+  }
+
+  [[gnu::noinline]] Step afterResume(StreamSide& s, int rc) {
     for (;;) {
-      s.wait = Wait::kNone;
-      in_lua = true;
-      const LuaScript::Running outer =
-          script_->enterRun(s.co.get(), s.headers, s.headers != nullptr || s.headers_copy != nullptr);
-      const int rc = lua_resume(s.thread, nargs);
-      script_->leaveRun(outer);
-      in_lua = false;
       if (s.chunk != nullptr) {
         // A chunk lives until the next one is asked for or the script waits;
         // the last chunk of the body until the script ends (it is held here
@@ -318,7 +335,7 @@ class LuaFilter final : public filters::HttpFilter, private StreamShared {
           filters::HttpCallResponse response = std::move(*s.call_result);
           s.call_result.reset();
           lua_settop(s.thread, 0);
-          nargs = pushHttpCallResponse(s.thread, response, s.return_duplicate_headers);
+          rc = resume(s, pushHttpCallResponse(s.thread, response, s.return_duplicate_headers));
           continue;
         }
         if (s.wait == Wait::kRespond) {
