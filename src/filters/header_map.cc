@@ -140,11 +140,8 @@ void HeaderMap::compactIfWasteful() {
   moveEntriesIntoOneChunk();  // reads the old chunks, which go after it
 }
 
-void HeaderMap::resetArena() {
-  if (chunks_.size() > 1) chunks_.erase(chunks_.begin(), chunks_.end() - 1);  // the last is the largest
-  chunk_next_ = chunks_.empty() ? nullptr : chunks_.back().data.get();
-  chunk_free_ = chunks_.empty() ? 0 : chunks_.back().size;
-  arena_bytes_ = 0;
+void HeaderMap::dropOlderChunks() {
+  chunks_.erase(chunks_.begin(), chunks_.end() - 1);  // the last is the largest
 }
 
 void HeaderMap::clearFilled() {

@@ -207,7 +207,14 @@ class HeaderMap {
   char* allocateChunk(size_t n);
   void clearFilled();
   // Keeps the largest chunk, empty.
-  void resetArena();
+  // Inline: every head a chain gets empties its maps' arenas.
+  void resetArena() {
+    if (chunks_.size() > 1) dropOlderChunks();
+    chunk_next_ = chunks_.empty() ? nullptr : chunks_.back().data.get();
+    chunk_free_ = chunks_.empty() ? 0 : chunks_.back().size;
+    arena_bytes_ = 0;
+  }
+  void dropOlderChunks();
   // Lays out the entries of a head borrowHead() left as parsed. Not a change
   // a reader could see (the entries are what they would have been), so it
   // may happen in a const reader; a map in that state is never a const

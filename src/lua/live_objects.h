@@ -43,10 +43,10 @@ class LiveObjects {
   // Refs of the current generation resolve to nullptr from now on; the slot
   // stays its owner's.
   void retire(Ref ref) {
-    if (find(ref) == nullptr) return;
+    if (ref.slot >= slots_.size()) return;
     Slot& s = slots_[ref.slot];
-    s.target = nullptr;
-    nextGeneration(s);
+    // A null target is enough until the next claim() starts a new generation.
+    if (s.generation == ref.generation) s.target = nullptr;
   }
 
   void release(uint32_t slot) {

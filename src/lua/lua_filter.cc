@@ -110,7 +110,7 @@ class LuaFilter final : public filters::HttpFilter, private StreamShared {
     // delivering its answer right now (this stream ending from inside its
     // callback), so it is left to the destructor.
     for (StreamSide* s : {&request_, &response_}) {
-      if (!s->call_answered) s->call.reset();
+      if (s->call && !s->call_answered) s->call.reset();
     }
   }
 
