@@ -109,13 +109,16 @@ class LuaFilter final : public filters::HttpFilter, private StreamShared {
     // Synchronous calls end with the stream. An answered one may be
     // delivering its answer right now (this stream ending from inside its
     // callback), so it is left to the destructor.
-    for (StreamSide* s : {&request_, &response_}) {
-      if (s->call && !s->call_answered) s->call.reset();
-    }
+    endCall(request_);
+    endCall(response_);
   }
 
  private:
   enum class Step { kFinished, kWaiting, kReply };
+
+  static void endCall(StreamSide& s) {
+    if (s.call && !s.call_answered) s.call.reset();
+  }
 
   [[gnu::always_inline]] filters::HeadersStatus onHeaders(StreamSide& s, filters::HeaderMap& headers,
                                                            bool end_stream) {
@@ -284,7 +287,7 @@ class LuaFilter final : public filters::HttpFilter, private StreamShared {
     // chain keeps offering data and trailers as they arrive.
   }
 
-  Step start(StreamSide& s) {
+  [[gnu::always_inline]] Step start(StreamSide& s) {
     settings->executions.add();
     if (s.live_slot == StreamSide::kNoSlot) s.live_slot = script_->live().reserve();
     s.ref = script_->live().claim(s.live_slot, &s);
