@@ -246,9 +246,14 @@ class HttpConnection final : public event::IoHandler,
   std::vector<http::Header> header_views_;
   // The pseudo-headers the chain's maps view until they lay out their
   // entries (HeaderMap::borrowHead): :authority, :method, :path, :scheme
-  // of the request, :status of the response.
-  http::Header request_pseudo_[4];
-  http::Header response_pseudo_[1];
+  // of the request, :status of the response. Named here once; a stream sets
+  // the values.
+  http::Header request_pseudo_[4] = {{":authority", {}}, {":method", {}}, {":path", {}}, {":scheme", "http"}};
+  http::Header response_pseudo_[1] = {{":status", {}}};
+  // The heads the chain's headers go out with (onRequestHeadersOut,
+  // onResponseHeadersOut): members, so a stream constructs none.
+  http::RequestHead filtered_request_head_;
+  http::ResponseHead filtered_response_head_;
   std::string req_piece_;   // a decoded request body piece on its way into the chain
   std::string resp_piece_;  // the same for the response
   bool head_consumed_ = false;

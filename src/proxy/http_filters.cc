@@ -217,10 +217,9 @@ bool HttpConnection::startFilters() {
   // which keeps it until the next read into it: readDownstream() makes the
   // map copy it first (ownBytes), which a request without a body seldom
   // needs before its stream ends.
-  request_pseudo_[0] = {":authority", head_.host};
-  request_pseudo_[1] = {":method", head_.method};
-  request_pseudo_[2] = {":path", head_.target};
-  request_pseudo_[3] = {":scheme", "http"};
+  request_pseudo_[0].value = head_.host;
+  request_pseudo_[1].value = head_.method;
+  request_pseudo_[2].value = head_.target;
   const auto present_pseudo = std::span(request_pseudo_).subspan(head_.host.empty() ? 1 : 0);
   if (head_consumed_) {
     chain->requestHeaderMap().takeHead({}, head_.headers, present_pseudo, isFramingOrHost);
@@ -302,8 +301,9 @@ void HttpConnection::feedRequestBody(std::string& data, bool done, std::unique_p
 }
 
 void HttpConnection::onRequestHeadersOut(filters::HeaderMap& headers, bool end_stream) {
-  // `fhead` and `sent` view `headers`, which the chain keeps unchanged from here on.
-  http::RequestHead fhead;
+  // `fhead` and `sent` view `headers`, which the chain keeps unchanged from
+  // here on. Every field dispatchRoute() reads is set below.
+  http::RequestHead& fhead = filtered_request_head_;
   std::optional<uint64_t> length;
   std::span<const http::Header> sent;
   // A head the filters only added to goes out as parsed, plus the added
@@ -405,7 +405,7 @@ void HttpConnection::onRequestTrailersOut(filters::HeaderMap& trailers) {
 void HttpConnection::startFilteredResponse() {
   const std::string_view head = upstream_->in().readable().substr(0, resp_head_.head_bytes);
   // The status as received lies in the head: the map's view of it serves.
-  response_pseudo_[0] = {":status", resp_head_.status_digits};
+  response_pseudo_[0].value = resp_head_.status_digits;
   const std::span<const http::Header> pseudo = response_pseudo_;
   const bool end = resp_head_.body == http::BodyKind::kNone;
   filters::FilterChain* chain = chain_.get();
@@ -451,41 +451,46 @@ void HttpConnection::feedResponseBody(std::string& data, bool done, std::unique_
 }
 
 void HttpConnection::onResponseHeadersOut(filters::HeaderMap& headers, bool end_stream) {
-  http::ResponseHead rh;
+  // Every field the writer reads is set below.
+  http::ResponseHead& rh = filtered_response_head_;
   rh.version = resp_head_.version;
   rh.status = resp_head_.status;
+  rh.reason = {};
+  std::optional<uint64_t> length;
   // As for a request (onRequestHeadersOut): a head the filters only added to
   // keeps what the parser found, and goes out as parsed plus the added headers.
-  const bool as_parsed = headers.onlyAddedTo() && !addsFraming(headers.addedToHead(), false);
-  const HeaderFacts facts = as_parsed ? HeaderFacts{} : scan(headers);
-  if (const std::string_view* s = facts.status) {
-    // Three digits, 200..999 (a filter may not turn a response into a 1xx).
-    const auto digit = [](char c) { return static_cast<unsigned>(c - '0'); };
-    if (s->size() == 3 && digit((*s)[0]) <= 9 && digit((*s)[1]) <= 9 && digit((*s)[2]) <= 9 &&
-        (*s)[0] >= '2') {
-      rh.status = static_cast<int>(digit((*s)[0]) * 100 + digit((*s)[1]) * 10 + digit((*s)[2]));
+  if (headers.onlyAddedTo() && !addsFraming(headers.addedToHead(), false)) {
+    if (resp_head_.body == http::BodyKind::kContentLength) length = resp_head_.content_length;
+  } else {
+    const HeaderFacts facts = scan(headers);
+    if (const std::string_view* s = facts.status) {
+      // Three digits, 200..999 (a filter may not turn a response into a 1xx).
+      const auto digit = [](char c) { return static_cast<unsigned>(c - '0'); };
+      if (s->size() == 3 && digit((*s)[0]) <= 9 && digit((*s)[1]) <= 9 && digit((*s)[2]) <= 9 &&
+          (*s)[0] >= '2') {
+        rh.status = static_cast<int>(digit((*s)[0]) * 100 + digit((*s)[1]) * 10 + digit((*s)[2]));
+      }
+    }
+    // Filters may leave several content-lengths (add instead of replace): one
+    // value is sent, conflicting ones are a bad response, never forwarded.
+    // Parsed before the map changes below (the facts point into it).
+    length = parseLength(facts.content_length);
+    if (facts.content_lengths > 1) {
+      if (!facts.content_lengths_agree) {
+        PIER_LOG_WARN("{} {}: filters left conflicting content-length values", method_, path_);
+        releaseUpstream(false);
+        close_after_response_ = true;
+        localReply(502, "conflicting content-length\n");
+        return;
+      }
+      const std::string first(*facts.content_length);
+      headers.replace("content-length", first);
     }
   }
   if (!headers.http1ReasonPhrase().empty()) {
     rh.reason = headers.http1ReasonPhrase();
   } else if (rh.status == resp_head_.status) {
     rh.reason = resp_reason_;
-  }
-  // Filters may leave several content-lengths (add instead of replace): one
-  // value is sent, conflicting ones are a bad response, never forwarded.
-  // Parsed before the map changes below (the facts point into it).
-  std::optional<uint64_t> length = parseLength(facts.content_length);
-  if (as_parsed && resp_head_.body == http::BodyKind::kContentLength) length = resp_head_.content_length;
-  if (facts.content_lengths > 1) {
-    if (!facts.content_lengths_agree) {
-      PIER_LOG_WARN("{} {}: filters left conflicting content-length values", method_, path_);
-      releaseUpstream(false);
-      close_after_response_ = true;
-      localReply(502, "conflicting content-length\n");
-      return;
-    }
-    const std::string first(*facts.content_length);
-    headers.replace("content-length", first);
   }
   // The client's method and the final status decide whether a body may follow.
   down_no_body_ = http::sameText(method_, "HEAD") || rh.status < 200 || rh.status == 204 || rh.status == 304;
