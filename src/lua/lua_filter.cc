@@ -294,7 +294,7 @@ class LuaFilter final : public filters::HttpFilter, private StreamShared {
     if (!s.co) s.co = script_->takeThread();
     script_->startRun(*s.co, s.response, s.ref);
     s.thread = s.co->L;
-    return run(s, 1);
+    return run(s, 0);  // the run closure passes the handle
   }
 
   // Runs the side's coroutine until it finishes, waits or fails. Inlined,

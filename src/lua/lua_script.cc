@@ -1,6 +1,7 @@
 #include "src/lua/lua_script.h"
 
 #include <cstring>
+#include <utility>
 
 #include "src/lua/fast_path.h"
 #include "src/lua/lua_bindings.h"
@@ -42,6 +43,18 @@ std::shared_ptr<LuaScript> LuaScript::create(std::string_view code, std::string_
   lua_State* L = script->vm_->state();
   script->on_request_ref_ = hookRef(L, "envoy_on_request");
   script->on_response_ref_ = hookRef(L, "envoy_on_response");
+  // Make a thread's run closures (see Thread): `hook(handle)` as a tail
+  // call. One chunk per hook: each closure's code then gets its own trace,
+  // specialised to its hook.
+  constexpr std::string_view kMakeRun = "local hook, handle = ... return function() return hook(handle) end";
+  for (int* ref : {&script->make_request_run_ref_, &script->make_response_run_ref_}) {
+    if (luaL_loadbuffer(L, kMakeRun.data(), kMakeRun.size(), "=pier_run") != 0) {
+      script->load_error_ = lua_tostring(L, -1);
+      script->vm_.reset();
+      return script;
+    }
+    *ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  }
   registerHandleType(*script);
   registerObjectTypes(*script);
   registerCryptoType(*script);
@@ -107,9 +120,15 @@ std::unique_ptr<LuaScript::Thread> LuaScript::takeThread() {
   // the handle in its stack) alive; the headers object needs one of its
   // own, which is also how the bindings reach it.
   t->ref = luaL_ref(L, LUA_REGISTRYINDEX);
-  lua_rawgeti(t->L, LUA_REGISTRYINDEX, on_request_ref_);
-  lua_rawgeti(t->L, LUA_REGISTRYINDEX, on_response_ref_);
   t->handle = pushStreamObject(t->L, ObjectKind::kHandle, {});
+  for (const auto& [make_ref, hook_ref] : {std::pair{make_request_run_ref_, on_request_ref_},
+                                          std::pair{make_response_run_ref_, on_response_ref_}}) {
+    lua_rawgeti(t->L, LUA_REGISTRYINDEX, make_ref);
+    lua_rawgeti(t->L, LUA_REGISTRYINDEX, hook_ref);
+    lua_pushvalue(t->L, 1);
+    lua_call(t->L, 2, 1);
+  }
+  lua_remove(t->L, 1);  // the run closures keep the handle
   t->headers = pushStreamObject(L, ObjectKind::kHeaders, {}, 0, kHeadersMain);
   t->headers_ref = luaL_ref(L, LUA_REGISTRYINDEX);
   return t;

@@ -74,10 +74,11 @@ class LuaScript {
   // script kept from an earlier run errors once that run ended (its side
   // reference is dead) and names the current run if the thread runs again.
   //
-  // An idle thread's stack holds the two hook functions and the handle
-  // (slots kRequestHookSlot..kHandleSlot, below the base every run starts
-  // from), so starting a run copies stack slots instead of looking the
-  // values up in the registry.
+  // An idle thread's stack holds its two run closures, which call the
+  // request or response hook with the handle (slots kRequestRunSlot and
+  // kResponseRunSlot, below the base every run starts from): starting a
+  // run copies one stack slot, and the hook gets its argument from the
+  // closure instead of the stack.
   struct Thread {
     lua_State* L = nullptr;
     int ref = -1;
@@ -85,17 +86,17 @@ class LuaScript {
     StreamObject* headers = nullptr;
     int headers_ref = -1;
   };
-  static constexpr int kRequestHookSlot = 1;
-  static constexpr int kResponseHookSlot = 2;
-  static constexpr int kHandleSlot = 3;
+  static constexpr int kRequestRunSlot = 1;
+  static constexpr int kResponseRunSlot = 2;
+  static constexpr int kSavedSlots = 2;
   // A thread for hook runs, idle from the pool or new. The caller may keep it
   // for its next runs (a filter's stream side does) while they finish
   // normally, and gives it back with recycleThread() or dropThread().
   std::unique_ptr<Thread> takeThread();
   // Readies `t` (new, or idle: its last hook finished normally) for a run of
-  // the request or response hook: the hook function and the handle above the
-  // saved slots (ready for lua_resume with one argument), its objects naming
-  // `side`. Inline: it runs twice per request.
+  // the request or response hook: the run closure above the saved slots
+  // (ready for lua_resume with no argument), its objects naming `side`.
+  // Inline: it runs twice per request.
   void startRun(Thread& t, bool response, LiveObjects::Ref side) {
     // Only a script that runs often gets the fast paths: the FFI they load
     // costs ~24 KiB per state, which a thousand rarely used routes would pay
@@ -108,9 +109,8 @@ class LuaScript {
     // base of a finished one is the bottom of its stack again, below the
     // saved slots (tests/lua/coroutine_test.cc checks both). Hooks seldom
     // return values, so the stack is usually at the saved slots already.
-    if (lua_gettop(t.L) != kHandleSlot) lua_settop(t.L, kHandleSlot);
-    lua_pushvalue(t.L, response ? kResponseHookSlot : kRequestHookSlot);
-    lua_pushvalue(t.L, kHandleSlot);
+    if (lua_gettop(t.L) != kSavedSlots) lua_settop(t.L, kSavedSlots);
+    lua_pushvalue(t.L, response ? kResponseRunSlot : kRequestRunSlot);
   }
   // An idle thread goes back to the pool (or, when the pool is full, to the
   // garbage collector).
@@ -177,6 +177,8 @@ class LuaScript {
   std::string load_error_;
   int on_request_ref_ = -1;
   int on_response_ref_ = -1;
+  int make_request_run_ref_ = -1;
+  int make_response_run_ref_ = -1;
   int metatable_refs_[static_cast<size_t>(ObjectKind::kCount)] = {};
   LiveObjects live_;
   std::vector<std::unique_ptr<Thread>> idle_;

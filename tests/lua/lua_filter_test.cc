@@ -231,6 +231,31 @@ TEST(LuaFilterTest, ResponseHookEditsResponseHeaders) {
   EXPECT_EQ(resp.get("x-served-by"), "pier");
 }
 
+// Each hook is called with the stream handle as its only argument, and a
+// thread runs the right hook for its direction every time (its run closures,
+// LuaScript::Thread), also when the pool hands the thread to the next stream.
+TEST(LuaFilterTest, HooksGetTheHandleAsTheirOnlyArgument) {
+  Harness h(R"(
+    calls = ''
+    function envoy_on_request(h, ...)
+      calls = calls .. 'request:' .. type(h) .. ':' .. select('#', ...) .. ' '
+    end
+    function envoy_on_response(h, ...)
+      calls = calls .. 'response:' .. type(h) .. ':' .. select('#', ...) .. ' '
+    end)");
+  for (int stream = 0; stream < 3; ++stream) {
+    ASSERT_NE(h.make(), nullptr);
+    auto req = requestHeaders();
+    EXPECT_EQ(h.filter().onRequestHeaders(req, true), HeadersStatus::kContinue);
+    auto resp = responseHeaders();
+    EXPECT_EQ(h.filter().onResponseHeaders(resp, true), HeadersStatus::kContinue);
+    h.destroyFilter();
+  }
+  EXPECT_EQ(h.global("calls"),
+            "request:userdata:0 response:userdata:0 request:userdata:0 response:userdata:0 "
+            "request:userdata:0 response:userdata:0 ");
+}
+
 TEST(LuaFilterTest, CountsExecutionsPerHookRun) {
   Harness h("function envoy_on_request(h) end function envoy_on_response(h) end");
   h.listener().name = "exec-count";
