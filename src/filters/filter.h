@@ -52,8 +52,12 @@ struct StreamInfo {
   StreamInfo(const StreamInfo&) = delete;
   StreamInfo& operator=(const StreamInfo&) = delete;
   // Forgets what the last stream's filters set (metadata, filter state,
-  // drain); addresses and the route name are the owner's to set.
-  void resetForNextStream();
+  // drain); addresses and the route name are the owner's to set. Inline:
+  // there is seldom anything to forget.
+  void resetForNextStream() {
+    if (dynamic_metadata_ || !filter_state.empty()) forgetFilterData();
+    drain_connection = false;
+  }
 
   std::string protocol = "HTTP/1.1";
   std::string downstream_local_address;          // "127.0.0.1:8080"
@@ -70,6 +74,7 @@ struct StreamInfo {
   bool drain_connection = false;                    // close the connection after this response
 
  private:
+  void forgetFilterData();
   std::unique_ptr<nlohmann::json> dynamic_metadata_;
 };
 

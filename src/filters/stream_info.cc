@@ -7,11 +7,9 @@ namespace pier::filters {
 StreamInfo::StreamInfo() = default;
 StreamInfo::~StreamInfo() = default;
 
-void StreamInfo::resetForNextStream() {
-  // route_name: the stream's owner sets it for every stream.
-  if (dynamic_metadata_) dynamic_metadata_.reset();
-  if (!filter_state.empty()) filter_state.clear();
-  drain_connection = false;
+void StreamInfo::forgetFilterData() {
+  dynamic_metadata_.reset();
+  filter_state.clear();
 }
 
 nlohmann::json& StreamInfo::dynamicMetadata() {

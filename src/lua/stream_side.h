@@ -110,7 +110,7 @@ struct StreamSide {
     wait = Wait::kNone;
     always_wrap = false;
     headers = nullptr;
-    headers_copy.reset();
+    if (headers_copy) headers_copy.reset();
     trailers = nullptr;
     stopped = end_seen = streaming = saw_body = headers_only = false;
     body = nullptr;
@@ -120,7 +120,7 @@ struct StreamSide {
     chunk_offset = 0;
     held_consumed = 0;
     call_answered = false;
-    call_result.reset();
+    if (call_result) call_result.reset();
     return_duplicate_headers = false;
     if (reply.status != 0) reply = LocalReply{};  // every reply made has one (200..599, or 500)
   }

@@ -79,7 +79,10 @@ class HttpConnection final : public event::IoHandler,
   // chain's map, read without copying its entries into the head).
   void dispatchRoute(const http::RequestHead& head, std::span<const http::Header> headers);
   // stream_info_'s route name: route_'s.
-  void setInfoRoute();
+  void setInfoRoute() {
+    if (info_route_ != route_) assignInfoRoute();
+  }
+  void assignInfoRoute();
   void consumeHead();
   void localReply(int status, std::string_view body, std::string_view content_type = "text/plain",
                   std::string_view extra_headers = {});

@@ -163,8 +163,7 @@ filters::FilterChain& HttpConnection::acquireChain(bool keep_filters) {
   return *chain_;
 }
 
-void HttpConnection::setInfoRoute() {
-  if (info_route_ == route_) return;
+void HttpConnection::assignInfoRoute() {
   info_route_ = route_;
   if (route_ != nullptr) {
     stream_info_->route_name = route_->name;
