@@ -180,16 +180,26 @@ void HeaderMap::recountPseudo() {
   pseudo_count_ = static_cast<uint32_t>(i);
 }
 
-void HeaderMap::add(std::string_view name, std::string_view value) {
+[[gnu::always_inline]] inline void HeaderMap::addCopy(std::string_view name, std::string_view value, bool lower) {
   // Name and value side by side in one piece of the arena (filters add
   // headers on every request: one allocation, not two).
   const size_t n = name.size();
   const size_t total = n + value.size();
   char* p = total != 0 ? allocate(total) : nullptr;
-  http::copyLower(p, name.data(), n);
+  if (lower) {
+    http::copyLower(p, name.data(), n);
+  } else {
+    copyShort(p, name.data(), n);
+  }
   copyShort(p + n, value.data(), value.size());
   append(std::string_view(p, n), std::string_view(p + n, value.size()));
   if (arena_bytes_ >= kCompactFloor) compactIfWasteful();
+}
+
+void HeaderMap::add(std::string_view name, std::string_view value) { addCopy(name, value, true); }
+
+void HeaderMap::addLowerCase(std::string_view lower_name, std::string_view value) {
+  addCopy(lower_name, value, false);
 }
 
 void HeaderMap::layOutHead() {

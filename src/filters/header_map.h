@@ -40,6 +40,8 @@ class HeaderMap {
 
   // Appends a value (pseudo-headers go after the existing pseudo-headers).
   void add(std::string_view name, std::string_view value);
+  // add() of a name known to hold no upper-case letter: copied as it is.
+  void addLowerCase(std::string_view lower_name, std::string_view value);
   // All values of `name` joined with ",", or nullopt when absent.
   std::optional<std::string> get(std::string_view name) const;
   // The first value, or nullptr (no joining, no allocation).
@@ -242,7 +244,7 @@ class HeaderMap {
     return offset != std::string_view::npos ? std::string_view(block_copy_ + offset, value.size())
                                             : store(value);
   }
-  void append(std::string_view lower_name, std::string_view value) {
+  [[gnu::always_inline]] void append(std::string_view lower_name, std::string_view value) {
     ++version_;
     // Pseudo-headers go after the existing pseudo-headers; a map filled in
     // order (the usual case) never has to move one.
@@ -260,6 +262,7 @@ class HeaderMap {
     entries_.push_back(entry);
   }
   void appendPseudoBehindRegular(std::string_view lower_name, std::string_view value);
+  void addCopy(std::string_view name, std::string_view value, bool lower);
   // Rewrites the live headers into one fresh chunk once dead bytes (values
   // replaced, headers removed) dominate, so a script that edits a header in
   // a loop cannot grow the arena without bound.

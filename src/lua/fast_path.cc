@@ -13,7 +13,21 @@ namespace {
 // Results of the C++ side, as the Lua side reads them.
 constexpr int kDone = 0;
 constexpr int kSlowPath = 1;
-constexpr int kAbsent = 2;  // get(): no such header
+constexpr int kAbsent = 2;            // get(): no such header
+constexpr int kDoneMixedCaseName = 3;  // add(), replace(): done; a new name with upper-case letters
+
+bool lowerCase(std::string_view name) {
+  for (const char c : name) {
+    if (c >= 'A' && c <= 'Z') return false;
+  }
+  return true;
+}
+
+// After a successful add() or replace(): what the Lua side is to remember
+// of a name it did not know to be valid.
+int doneWith(std::string_view name, bool name_valid) {
+  return !name_valid && !lowerCase(name) ? kDoneMixedCaseName : kDone;
+}
 
 // The headers of the running hook, when its script may change them;
 // otherwise nullptr (the slow path decides). The Lua side has checked that
@@ -24,26 +38,31 @@ filters::HeaderMap* ownHeaders(void* script) { return static_cast<LuaScript*>(sc
 // The functions below are called from Lua through the FFI: they must not
 // raise Lua errors (no longjmp across an FFI frame) nor throw.
 
-// `name_known`: an earlier call found the name valid (the Lua side
-// remembers such names).
+// `name_valid`, `name_lower_case`: what an earlier call found about the
+// name (the Lua side remembers it).
 int fastHeadersAdd(void* script, const char* name, size_t name_len, const char* value, size_t value_len,
-                   bool name_known) noexcept {
+                   bool name_valid, bool name_lower_case) noexcept {
   filters::HeaderMap* headers = ownHeaders(script);
   const std::string_view n(name, name_len);
   const std::string_view v(value, value_len);
-  if (headers == nullptr || (!name_known && !validHeaderName(n)) || !validHeaderValue(v)) return kSlowPath;
+  if (headers == nullptr || !validHeaderValue(v)) return kSlowPath;
+  if (name_lower_case) {
+    headers->addLowerCase(n, v);
+    return kDone;
+  }
+  if (!name_valid && !validHeaderName(n)) return kSlowPath;
   headers->add(n, v);
-  return kDone;
+  return doneWith(n, name_valid);
 }
 
 int fastHeadersReplace(void* script, const char* name, size_t name_len, const char* value, size_t value_len,
-                       bool name_known) noexcept {
+                       bool name_valid) noexcept {
   filters::HeaderMap* headers = ownHeaders(script);
   const std::string_view n(name, name_len);
   const std::string_view v(value, value_len);
-  if (headers == nullptr || (!name_known && !validHeaderName(n)) || !validHeaderValue(v)) return kSlowPath;
+  if (headers == nullptr || (!name_valid && !validHeaderName(n)) || !validHeaderValue(v)) return kSlowPath;
   headers->replace(n, v);
-  return kDone;
+  return doneWith(n, name_valid);
 }
 
 int fastHeadersRemove(void* script, const char* name, size_t name_len) noexcept {
@@ -87,7 +106,7 @@ local object_address = ffi.typeof("const void *")
 local script = cast("void *", p_script)
 local running = cast("const void * const *", p_running)  -- [0] handle, [1] headers
 local headers_ref = cast("const int32_t *", p_headers_ref)
-local c_add = cast("int (*)(void *, const char *, size_t, const char *, size_t, bool)", p_add)
+local c_add = cast("int (*)(void *, const char *, size_t, const char *, size_t, bool, bool)", p_add)
 local c_replace = cast("int (*)(void *, const char *, size_t, const char *, size_t, bool)", p_replace)
 local c_remove = cast("int (*)(void *, const char *, size_t)", p_remove)
 local c_get = cast("int (*)(void *, const char *, size_t, const char **, size_t *)", p_get)
@@ -107,14 +126,16 @@ local function own_headers(self)
   return type(self) == "userdata" and cast(object_address, self) == running[1]
 end
 
--- Names add() and replace() found valid. Lua strings are interned (one
--- string per text, kept alive as a key here), so this knows texts, not
--- addresses. Scripts use the same few names on every run, and the lookup
--- (compiled into the trace for a literal name) costs less than the check.
+-- Names add() and replace() found valid: true when they hold no upper-case
+-- letter (add() then copies them without lowering), false otherwise. Lua
+-- strings are interned (one string per text, kept alive as a key here), so
+-- this knows texts, not addresses. Scripts use the same few names on every
+-- run, and the lookup (compiled into the trace for a literal name) costs
+-- less than the check.
 local valid_names, valid_name_count = {}, 0
-local function remember_name(name)
+local function remember_name(name, rc)
   if valid_name_count < 64 then
-    valid_names[name] = true
+    valid_names[name] = rc == 0
     valid_name_count = valid_name_count + 1
   end
 end
@@ -122,9 +143,10 @@ end
 local slow_add = headers_methods.add
 headers_methods.add = function(self, name, value)
   if own_headers(self) and type(name) == "string" and type(value) == "string" then
-    local known = valid_names[name] == true
-    if c_add(script, name, #name, value, #value, known) == 0 then
-      if not known then remember_name(name) end
+    local known = valid_names[name]
+    local rc = c_add(script, name, #name, value, #value, known ~= nil, known == true)
+    if rc == 0 or rc == 3 then
+      if known == nil then remember_name(name, rc) end
       return
     end
   end
@@ -134,9 +156,10 @@ end
 local slow_replace = headers_methods.replace
 headers_methods.replace = function(self, name, value)
   if own_headers(self) and type(name) == "string" and type(value) == "string" then
-    local known = valid_names[name] == true
-    if c_replace(script, name, #name, value, #value, known) == 0 then
-      if not known then remember_name(name) end
+    local known = valid_names[name]
+    local rc = c_replace(script, name, #name, value, #value, known ~= nil)
+    if rc == 0 or rc == 3 then
+      if known == nil then remember_name(name, rc) end
       return
     end
   end

@@ -18,6 +18,21 @@ TEST(HeaderMap, NamesAreStoredLowerCase) {
   EXPECT_EQ(*h.getFirst("x-FOO"), "1");
 }
 
+// For names the caller knows to be lower case already (the Lua fast path's
+// remembered names): the same entries as add(), pseudo-headers first.
+TEST(HeaderMap, AddLowerCaseAppendsLikeAdd) {
+  HeaderMap h;
+  h.add("X-A", "1");
+  h.addLowerCase("x-b", "2");
+  h.addLowerCase(":path", "/");
+  h.addLowerCase("x-b", "");
+  ASSERT_EQ(h.entries().size(), 4u);
+  EXPECT_EQ(h.entries()[0].name, ":path");
+  EXPECT_EQ(h.entries()[1].name, "x-a");
+  EXPECT_EQ(h.entries()[2].name, "x-b");
+  EXPECT_EQ(h.get("x-b"), "2,");
+}
+
 TEST(HeaderMap, GetJoinsRepeatedValuesWithComma) {
   HeaderMap h;
   h.add("a", "1");

@@ -184,6 +184,25 @@ TEST(LuaHeadersFastPathTest, RememberedNamesStillGetTheirValuesChecked) {
   EXPECT_NE(h->global("name_err").find("invalid header name"), std::string::npos) << h->global("name_err");
 }
 
+// A remembered name with upper-case letters is still lowered on every add();
+// one without is copied as it is.
+TEST(LuaHeadersFastPathTest, RememberedNamesAreStoredLowerCase) {
+  auto headers = requestHeaders();
+  runRequest(
+      "for i = 1, 3 do h:headers():add('X-Mixed', 'm' .. i) h:headers():add('x-lower', 'l' .. i) end\n"
+      "for i = 1, 3 do h:headers():replace('X-Other', 'o' .. i) end",
+      headers);
+  std::vector<std::string> names;
+  for (const auto& e : headers.entries()) {
+    if (e.name.front() != ':') names.emplace_back(e.name);
+  }
+  std::vector<std::string> expected = {"x-mixed", "x-lower", "x-mixed", "x-lower", "x-mixed", "x-lower", "x-other"};
+  const size_t before = names.size() - expected.size();
+  EXPECT_EQ(std::vector<std::string>(names.begin() + static_cast<std::ptrdiff_t>(before), names.end()), expected);
+  EXPECT_EQ(headers.get("x-mixed"), "m1,m2,m3");
+  EXPECT_EQ(headers.get("x-other"), "o3");
+}
+
 TEST(LuaHeadersFastPathTest, ReplaceAndRemoveEditTheHeldHeaders) {
   auto headers = requestHeaders({{"x-a", "1"}, {"x-a", "2"}, {"x-b", "3"}});
   runRequest("h:headers():replace('X-A', 'new') h:headers():remove('x-b')", headers);
