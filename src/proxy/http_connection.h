@@ -101,9 +101,9 @@ class HttpConnection final : public event::IoHandler,
   void feedResponseBody(std::string& data, bool done, std::unique_ptr<filters::HeaderMap> trailers);
   void endFilters();
   void sendPendingContinue();
-  // The chain for a new stream: the last stream's when it may be reused,
-  // restarted with its filters (`keep_filters`, all recycled) or emptied.
-  filters::FilterChain& acquireChain(bool keep_filters);
+  // An empty chain for a new stream: the last stream's when it may be
+  // reused (startFilters() restarts it with its filters when it can).
+  filters::FilterChain& acquireChain();
   // Recycles the ended spare chain's filters in place for route_, when it
   // holds exactly the listener's filters; false: they must be offered one
   // by one (some may already have been recycled, and are then refused).

@@ -144,15 +144,11 @@ std::vector<http::Header>& HttpConnection::regularHeaderViews(const filters::Hea
   return header_views_;
 }
 
-filters::FilterChain& HttpConnection::acquireChain(bool keep_filters) {
+filters::FilterChain& HttpConnection::acquireChain() {
   const uint64_t limit = listener_->config->limits.filter_buffer_bytes;
   if (spare_chain_ && spare_chain_->reusable()) {
     chain_ = std::move(spare_chain_);
-    if (keep_filters) {
-      chain_->restart(limit);
-    } else {
-      chain_->reset(limit);
-    }
+    chain_->reset(limit);
   } else {
     // The last stream's chain is still on the stack (a pipelined request
     // started from inside it): it goes later, this stream gets a new one.
@@ -172,7 +168,10 @@ void HttpConnection::assignInfoRoute() {
   }
 }
 
-bool HttpConnection::recycleInPlace(filters::FilterChain& chain, filters::WorkerCache& cache) {
+// Inlined into startFilters(), its only caller: every stream of a connection
+// with filters passes here.
+[[gnu::always_inline]] inline bool HttpConnection::recycleInPlace(filters::FilterChain& chain,
+                                                                  filters::WorkerCache& cache) {
   const auto& factories = listener_->filter_factories;
   if (!chain.madeByAll(factories)) return false;
   for (size_t i = 0; i < factories.size(); ++i) {
@@ -188,11 +187,15 @@ bool HttpConnection::startFilters() {
   if (spare_chain_ && spare_chain_->reusable()) {
     // Usually the same filters serve the connection's next stream as they are.
     if (spare_chain_->size() != 0 && recycleInPlace(*spare_chain_, cache)) {
-      chain = &acquireChain(true);
+      // Restarted with its filters, all recycled where they are.
+      chain_ = std::move(spare_chain_);
+      chain_->restart(listener_->config->limits.filter_buffer_bytes);
+      chain_->keepAlive(snapshot_);
+      chain = chain_.get();
     } else {
       // Otherwise its filters are offered back to their factories.
       spare_chain_->releaseFilters(worker_.loop());
-      if (spare_chain_->hasSpares()) chain = &acquireChain(false);
+      if (spare_chain_->hasSpares()) chain = &acquireChain();
     }
   }
   if (chain == nullptr || chain->size() == 0) {
@@ -202,7 +205,7 @@ bool HttpConnection::startFilters() {
       if (filter != nullptr && !factory->recycle(*filter, cache, route_)) filter.reset();
       if (filter == nullptr) filter = factory->create(cache, route_);
       if (filter == nullptr) continue;
-      if (chain == nullptr) chain = &acquireChain(false);
+      if (chain == nullptr) chain = &acquireChain();
       chain->add(std::move(filter), factory.get());
     }
     if (chain != nullptr) chain->dropSpares();
