@@ -312,10 +312,9 @@ class LuaFilter final : public filters::HttpFilter, private StreamShared {
   [[gnu::always_inline]] int resume(StreamSide& s, int nargs) {
     s.wait = Wait::kNone;
     in_lua = true;
-    const LuaScript::Running outer =
-        script_->enterRun(s.co.get(), s.headers, s.headers != nullptr || s.headers_copy != nullptr);
+    script_->enterRun(*s.co, s.headers, s.headers != nullptr || s.headers_copy != nullptr);
     const int rc = lua_resume(s.thread, nargs);
-    script_->leaveRun(outer);
+    script_->leaveRun();
     in_lua = false;
     return rc;
   }

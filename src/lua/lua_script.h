@@ -122,33 +122,27 @@ class LuaScript {
   // The thread objects of the hook run inside lua_resume right now (null
   // outside one): the bindings recognise them by address, which spares the
   // userdata type check for the calls nearly every script makes. Set by
-  // the filter around lua_resume, with the headers the run's side holds
-  // (see enterRun); enterRun returns what leaveRun restores.
-  struct Running {
-    const Thread* thread = nullptr;
-    const void* objects[2] = {nullptr, nullptr};
-    filters::HeaderMap* headers = nullptr;
-    int32_t headers_ref = 0;
-  };
-  // `headers`: the map the run's side holds and its script may change (null
-  // when it holds none, or only a read-only copy); `headers_readable`: it
-  // holds one either way.
-  Running enterRun(const Thread* t, filters::HeaderMap* headers, bool headers_readable) {
-    const Running previous{running_, {running_objects_[0], running_objects_[1]}, running_headers_,
-                           running_headers_ref_};
-    running_ = t;
-    running_objects_[0] = t != nullptr && headers_readable ? t->handle : nullptr;
-    running_objects_[1] = t != nullptr && headers != nullptr ? t->headers : nullptr;
+  // the filter around lua_resume (enterRun, leaveRun), with the headers the
+  // run's side holds: `headers`, the map its script may change (null when
+  // it holds none, or only a read-only copy); `headers_readable`, it holds
+  // one either way.
+  //
+  // No run starts inside another (no binding resumes a hook), so leaving
+  // clears rather than restores. If one ever did, the outer run would go on
+  // through the classic, fully checked calls: slower, never wrong.
+  void enterRun(const Thread& t, filters::HeaderMap* headers, bool headers_readable) {
+    running_ = &t;
+    running_objects_[0] = headers_readable ? t.handle : nullptr;
+    running_objects_[1] = headers != nullptr ? t.headers : nullptr;
     running_headers_ = headers;
-    running_headers_ref_ = t != nullptr ? t->headers_ref : 0;
-    return previous;
+    running_headers_ref_ = t.headers_ref;
   }
-  void leaveRun(const Running& previous) {
-    running_ = previous.thread;
-    running_objects_[0] = previous.objects[0];
-    running_objects_[1] = previous.objects[1];
-    running_headers_ = previous.headers;
-    running_headers_ref_ = previous.headers_ref;
+  void leaveRun() {
+    running_ = nullptr;
+    running_objects_[0] = nullptr;
+    running_objects_[1] = nullptr;
+    running_headers_ = nullptr;
+    running_headers_ref_ = 0;
   }
   const Thread* running() const { return running_; }
   // The running hook's own handle (while its headers are readable) and
