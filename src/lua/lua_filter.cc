@@ -28,7 +28,7 @@ class LuaFilter final : public filters::HttpFilter, private StreamShared {
   // has none that lasts: such a filter is never recycled).
   LuaFilter(std::shared_ptr<LuaScript> script, filters::WorkerCache& cache, const FilterSettings& settings,
             const config::Route* route, const nlohmann::json* filter_context, const std::string* key)
-      : script_(std::move(script)), cache_(cache), key_(key) {
+      : script_(std::move(script)), cache_(cache), key_(key), executions_(settings.executions.cellOfThisThread()) {
     StreamShared::settings = &settings;
     StreamShared::route = route;
     StreamShared::filter_context = filter_context;
@@ -288,7 +288,7 @@ class LuaFilter final : public filters::HttpFilter, private StreamShared {
   }
 
   [[gnu::always_inline]] Step start(StreamSide& s) {
-    settings->executions.add();
+    executions_.add();
     if (s.live_slot == StreamSide::kNoSlot) s.live_slot = script_->live().reserve();
     s.ref = script_->live().claim(s.live_slot, &s);
     if (!s.co) s.co = script_->takeThread();
@@ -431,6 +431,8 @@ class LuaFilter final : public filters::HttpFilter, private StreamShared {
   std::shared_ptr<LuaScript> script_;  // first: outlives the coroutines of the sides
   filters::WorkerCache& cache_;        // the worker's: outlives its streams
   const std::string* key_;
+  // settings->executions on this worker: counted on every hook run.
+  stats::CounterCell executions_;
   StreamSide request_;
   StreamSide response_;
 };

@@ -109,6 +109,33 @@ TEST(CounterTest, ThreadsOnDifferentShardsSumCorrectly) {
   EXPECT_EQ(scraped(sharded_total + "{k=\"v\"}"), std::to_string(kThreads * kAdds + 7));
 }
 
+// A cell taken on each worker adds to that worker's shard, alongside plain
+// adds; a cell of an invalid counter ignores adds.
+TEST(CounterTest, CellsOfThisThreadAddToItsShard) {
+  const std::string cells_total = fresh("t_cells_total");
+  Counter c = store().counter(cells_total, {}, "help");
+  constexpr int kThreads = 3;
+  constexpr int kAdds = 10'000;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([c, t] {
+      setThreadShard(static_cast<size_t>(t + 1));
+      const CounterCell cell = c.cellOfThisThread();
+      for (int i = 0; i < kAdds; ++i) {
+        cell.add();
+        c.add(2);
+      }
+    });
+  }
+  for (auto& t : threads) {
+    t.join();
+  }
+  EXPECT_EQ(store().value(cells_total, {}), kThreads * kAdds * 3);
+  Counter invalid;
+  invalid.cellOfThisThread().add(5);  // must not touch any series
+  EXPECT_EQ(store().value(cells_total, {}), kThreads * kAdds * 3);
+}
+
 TEST(CounterTest, ShardNumbersBeyondTheLastShareTheLastShard) {
   const std::string clamped_shard_total = fresh("t_clamped_shard_total");
   Counter c = store().counter(clamped_shard_total, {}, "help");
