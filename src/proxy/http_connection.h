@@ -104,6 +104,9 @@ class HttpConnection final : public event::IoHandler,
   // An empty chain for a new stream: the last stream's when it may be
   // reused (startFilters() restarts it with its filters when it can).
   filters::FilterChain& acquireChain();
+  // A chain of the listener's filters for route_ (spares of the last stream's
+  // recycled, the rest made), or nullptr when the route disables them all.
+  [[gnu::noinline]] filters::FilterChain* assembleChain(filters::WorkerCache& cache);
   // Recycles the ended spare chain's filters in place for route_, when it
   // holds exactly the listener's filters; false: they must be offered one
   // by one (some may already have been recycled, and are then refused).

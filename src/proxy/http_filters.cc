@@ -180,39 +180,43 @@ void HttpConnection::assignInfoRoute() {
   return true;
 }
 
+filters::FilterChain* HttpConnection::assembleChain(filters::WorkerCache& cache) {
+  filters::FilterChain* chain = nullptr;
+  if (spare_chain_ && spare_chain_->reusable()) {
+    // The filters of the last stream's chain are offered back to their factories.
+    spare_chain_->releaseFilters(worker_.loop());
+    if (spare_chain_->hasSpares()) chain = &acquireChain();
+  }
+  for (const auto& factory : listener_->filter_factories) {
+    std::unique_ptr<filters::HttpFilter> filter = chain != nullptr ? chain->takeSpare(factory.get()) : nullptr;
+    if (filter != nullptr && !factory->recycle(*filter, cache, route_)) filter.reset();
+    if (filter == nullptr) filter = factory->create(cache, route_);
+    if (filter == nullptr) continue;
+    if (chain == nullptr) chain = &acquireChain();
+    chain->add(std::move(filter), factory.get());
+  }
+  if (chain != nullptr) chain->dropSpares();
+  if (chain != nullptr && chain->size() == 0) {
+    endFilters();
+    return nullptr;
+  }
+  return chain;
+}
+
 bool HttpConnection::startFilters() {
   endFilters();  // normally ended with the last request already
-  filters::FilterChain* chain = nullptr;
   filters::WorkerCache& cache = worker_.filterCache();
-  if (spare_chain_ && spare_chain_->reusable()) {
-    // Usually the same filters serve the connection's next stream as they are.
-    if (spare_chain_->size() != 0 && recycleInPlace(*spare_chain_, cache)) {
-      // Restarted with its filters, all recycled where they are.
-      chain_ = std::move(spare_chain_);
-      chain_->restart(listener_->config->limits.filter_buffer_bytes);
-      chain_->keepAlive(snapshot_);
-      chain = chain_.get();
-    } else {
-      // Otherwise its filters are offered back to their factories.
-      spare_chain_->releaseFilters(worker_.loop());
-      if (spare_chain_->hasSpares()) chain = &acquireChain();
-    }
-  }
-  if (chain == nullptr || chain->size() == 0) {
-    for (const auto& factory : listener_->filter_factories) {
-      std::unique_ptr<filters::HttpFilter> filter =
-          chain != nullptr ? chain->takeSpare(factory.get()) : nullptr;
-      if (filter != nullptr && !factory->recycle(*filter, cache, route_)) filter.reset();
-      if (filter == nullptr) filter = factory->create(cache, route_);
-      if (filter == nullptr) continue;
-      if (chain == nullptr) chain = &acquireChain();
-      chain->add(std::move(filter), factory.get());
-    }
-    if (chain != nullptr) chain->dropSpares();
-  }
-  if (chain == nullptr || chain->size() == 0) {
-    if (chain != nullptr) endFilters();
-    return false;  // every filter is disabled on this route: the plain path, at no cost
+  filters::FilterChain* chain = nullptr;
+  if (spare_chain_ && spare_chain_->reusable() && spare_chain_->size() != 0 && recycleInPlace(*spare_chain_, cache)) {
+    // Usually the same filters serve the connection's next stream: the last
+    // stream's chain restarts with them, all recycled where they are.
+    chain_ = std::move(spare_chain_);
+    chain_->restart(listener_->config->limits.filter_buffer_bytes);
+    chain_->keepAlive(snapshot_);
+    chain = chain_.get();
+  } else {
+    chain = assembleChain(cache);
+    if (chain == nullptr) return false;  // every filter is disabled on this route: the plain path, at no cost
   }
   const auto& lc = *listener_->config;
   // The map takes head_.headers. It views the head in the input buffer,
