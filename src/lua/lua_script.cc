@@ -117,8 +117,9 @@ std::unique_ptr<LuaScript::Thread> LuaScript::takeThread() {
   lua_State* L = state();
   t->L = lua_newthread(L);
   // The registry reference keeps the thread (while suspended, and with it
-  // the handle in its stack) alive; the headers object needs one of its
-  // own, which is also how the bindings reach it.
+  // the run closures in its stack and the handle they hold) alive; the
+  // headers object needs one of its own, which is also how the bindings
+  // reach it.
   t->ref = luaL_ref(L, LUA_REGISTRYINDEX);
   t->handle = pushStreamObject(t->L, ObjectKind::kHandle, {});
   for (const auto& [make_ref, hook_ref] : {std::pair{make_request_run_ref_, on_request_ref_},
