@@ -308,7 +308,9 @@ void HttpConnection::feedRequestBody(std::string& data, bool done, std::unique_p
 
 void HttpConnection::onRequestHeadersOut(filters::HeaderMap& headers, bool end_stream) {
   // `fhead` and `sent` view `headers`, which the chain keeps unchanged from
-  // here on. Every field dispatchRoute() reads is set below.
+  // here on. Every field set below is set for every request; the others
+  // (headers, expect_continue, head_bytes) are never set and keep their
+  // defaults (sent carries the headers; startFilters() handled Expect).
   http::RequestHead& fhead = filtered_request_head_;
   std::optional<uint64_t> length;
   std::span<const http::Header> sent;

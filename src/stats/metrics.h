@@ -29,6 +29,14 @@ void setThreadShard(size_t shard);
 
 class Store;
 
+namespace detail {
+// Adds to a cell only the calling thread writes: a relaxed load and store,
+// no read-modify-write.
+inline void addToOwnCell(std::atomic<int64_t>* cell, int64_t v) {
+  cell->store(cell->load(std::memory_order_relaxed) + v, std::memory_order_relaxed);
+}
+}  // namespace detail
+
 // A counter's cell in the shard of the thread that asked for it
 // (Counter::cellOfThisThread): adds without finding the cell again, for an
 // object that counts on every request and never leaves its thread. Only
@@ -37,7 +45,7 @@ class CounterCell {
  public:
   CounterCell() = default;
   void add(int64_t v = 1) const {
-    if (cell_ != nullptr) cell_->store(cell_->load(std::memory_order_relaxed) + v, std::memory_order_relaxed);
+    if (cell_ != nullptr) detail::addToOwnCell(cell_, v);
   }
 
  private:
@@ -138,10 +146,7 @@ inline std::atomic<int64_t>* slotOf(std::array<std::atomic<std::atomic<int64_t>*
 
 inline std::atomic<int64_t>* Store::cellOf(uint32_t slot) { return slotOf(&chunks_[detail::t_shard], slot); }
 
-inline void Store::addToSlot(uint32_t slot, int64_t v) {
-  std::atomic<int64_t>* cell = cellOf(slot);
-  cell->store(cell->load(std::memory_order_relaxed) + v, std::memory_order_relaxed);
-}
+inline void Store::addToSlot(uint32_t slot, int64_t v) { detail::addToOwnCell(cellOf(slot), v); }
 
 inline CounterCell Counter::cellOfThisThread() const {
   return slot_ == kInvalid ? CounterCell() : CounterCell(Store::instance().cellOf(slot_));
